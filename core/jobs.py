@@ -1,9 +1,17 @@
-"""The background worker: queued runs execute on worker threads while the app keeps serving.
+"""The background worker: queued runs execute while the app keeps serving.
 
+Each run trains in a child process (`core.worker`) watched by a worker thread, so training does
+not fight the web server for the interpreter lock and a hard crash (out of memory, a segfault)
+marks the run failed instead of killing the app. `in_process=True` executes runs on the worker
+threads themselves: for experiments registered at run time (tests, notebooks).
 Runs go through the store, so progress, cancellation and results are visible to every reader.
 One worker by default: a 2-core machine trains one model at a time best.
 """
 
+import ctypes
+import signal
+import subprocess
+import sys
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict
@@ -11,6 +19,7 @@ from typing import Any
 
 from core.execution import execute_run
 from core.experiments import get_experiment
+from core.paths import REPO_ROOT
 from core.runs import RunStore
 from core.sweeps import plan_sweep
 
@@ -18,8 +27,9 @@ from core.sweeps import plan_sweep
 class JobRunner:
     """Queue runs of registered experiments and execute them in the background."""
 
-    def __init__(self, store: RunStore, workers: int = 1):
+    def __init__(self, store: RunStore, workers: int = 1, in_process: bool = False):
         self.store = store
+        self.in_process = in_process
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dlstudio-run")
         self._futures: dict[int, Future] = {}
 
@@ -43,7 +53,7 @@ class JobRunner:
             sweep_id=sweep_id,
             details={"swept_keys": swept_keys} if swept_keys else None,
         )
-        self._futures[run_id] = self._pool.submit(execute_run, self.store, run_id)
+        self._futures[run_id] = self._pool.submit(self._execute, run_id)
         return run_id
 
     def submit_sweep(
@@ -60,6 +70,22 @@ class JobRunner:
             self.submit(experiment_name, config, sweep_id, swept) for config in configs
         ]
 
+    def _execute(self, run_id: int) -> None:
+        if self.in_process:
+            execute_run(self.store, run_id)
+            return
+        command = [sys.executable, "-m", "core.worker", str(run_id), "--db", str(self.store.path)]
+        process = subprocess.run(
+            command, cwd=REPO_ROOT, capture_output=True, text=True, preexec_fn=_die_with_parent
+        )
+        if not self.store.get(run_id).finished:  # the process died without recording an end
+            self.store.finish(
+                run_id,
+                "failed",
+                f"the training process exited with code "
+                f"{process.returncode}:\n{process.stderr[-4000:]}",
+            )
+
     def cancel(self, run_id: int) -> bool:
         """Ask a run to stop; a queued run is cancelled before it starts."""
         return self.store.request_cancel(run_id)
@@ -70,3 +96,12 @@ class JobRunner:
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to send SIGTERM when the app process dies.
+
+    The worker then records its run as interrupted instead of training on as an orphan.
+    """
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG

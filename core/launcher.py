@@ -68,7 +68,7 @@ def runs_table(
                 "status": run.status,
                 "progress": f"{run.progress:.0%}",
                 "metric": metric,
-                "final test": store.final_metrics(run.id).get(f"test_{metric}"),
+                "final test": _rounded(store.final_metrics(run.id).get(f"test_{metric}")),
                 "sweep": run.sweep_id or "",
                 "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.created_at)),
                 "time_s": None if run.duration_s is None else round(run.duration_s, 1),
@@ -163,6 +163,10 @@ def sweep_ids(store: RunStore) -> list[str]:
         if run.sweep_id:
             seen.setdefault(run.sweep_id)
     return list(seen)
+
+
+def _rounded(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 def _metric_of(run: Run) -> str:

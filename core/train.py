@@ -60,7 +60,7 @@ def run_summary(store: RunStore, run_id: int) -> dict[str, Any]:
     }
 
 
-def _execute_with_bar(store: RunStore, run_id: int, label: str) -> dict[str, Any]:
+def execute_with_progress_bar(store: RunStore, run_id: int, label: str) -> dict[str, Any]:
     with tqdm(
         total=1.0,
         desc=label,
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if not (args.sweep or args.grid):
         run_id = store.create(args.experiment, configs[0])
-        result = _execute_with_bar(store, run_id, f"run {run_id} {args.experiment}")
+        result = execute_with_progress_bar(store, run_id, f"run {run_id} {args.experiment}")
         ok = result["status"] == "done"
     else:
         sweep_id = uuid.uuid4().hex[:8]
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             for config in configs
         ]
         runs = [
-            _execute_with_bar(store, run_id, f"sweep {sweep_id} run {index}/{len(run_ids)}")
+            execute_with_progress_bar(store, run_id, f"sweep {sweep_id} run {index}/{len(run_ids)}")
             for index, run_id in enumerate(run_ids, 1)
         ]
         table = sweep_results(store, sweep_id)

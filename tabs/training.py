@@ -28,13 +28,18 @@ def build(runner: JobRunner) -> None:
 
     def upload_csv(path, form):
         if path is None:
-            return form, gr.update()
+            return form, gr.update(), gr.skip()
         try:
             kept, columns = import_csv(path)
         except ValueError as error:
-            raise gr.Error(str(error)) from None
+            gr.Warning(str(error))
+            return form, gr.update(), None  # clear the upload so another file can be dropped
         gr.Info(f"Kept {kept.name}: {len(columns)} columns. Choose the target column.")
-        return with_form_value(form, "data", str(kept)), gr.update(choices=columns, value=None)
+        return (
+            with_form_value(form, "data", str(kept)),
+            gr.update(choices=columns, value=None),
+            path,
+        )
 
     def launch(name: str, form):
         try:
@@ -84,7 +89,7 @@ def build(runner: JobRunner) -> None:
 
     def compare_runs(run_ids: list[int], quantity: str):
         if not run_ids:
-            return None, None
+            return None, gr.update(value=None)
         return (
             launcher.curves(store, run_ids, quantity, splits=("train", "test")),
             launcher.summary_table(store, run_ids),
@@ -118,7 +123,10 @@ def build(runner: JobRunner) -> None:
             )
             with gr.Accordion("Your own data: upload a CSV", open=False):
                 upload = gr.File(
-                    label="CSV with a binary target column", file_types=[".csv"], type="filepath"
+                    label="CSV with a binary target column",
+                    file_types=[".csv"],
+                    type="filepath",
+                    elem_id="csv-upload",
                 )
                 target = gr.Dropdown([], label="Target column", interactive=True)
             with gr.Row():
@@ -127,7 +135,8 @@ def build(runner: JobRunner) -> None:
             grid = gr.Textbox(
                 format_grid(get_experiment(names[0]).grid),
                 label="Sweep grid",
-                info="key=v1,v2; key2=v1,v2 — chosen on the validation split",
+                info="key=v1,v2; key2=v1,v2 — the best point is chosen on the validation split",
+                placeholder="e.g. lr=0.01,0.05,0.1; weight_decay=0.01,0.001",
             )
             sweep_button = gr.Button("Launch sweep", elem_id="launch-sweep")
         with gr.Column(scale=3):
@@ -144,7 +153,7 @@ def build(runner: JobRunner) -> None:
             compare = gr.Dropdown(run_choices(), multiselect=True, label="Compare runs", scale=3)
             quantity = gr.Radio(["roc_auc", "loss"], value="roc_auc", label="Curve", scale=1)
         compare_plot = gr.Plot(label="Compared runs (train solid, test dashed)")
-        summary = gr.Dataframe(interactive=False, label="Summary")
+        summary = gr.Dataframe(interactive=False, label="Summary", headers=["run", "status"])
 
     with gr.Accordion("Sweeps", open=False):
         sweep_choice = gr.Dropdown(launcher.sweep_ids(store), label="Sweep", value=None)
@@ -155,7 +164,7 @@ def build(runner: JobRunner) -> None:
     experiment.change(
         describe, experiment, [description, form, grid], api_name="describe_experiment"
     )
-    upload.upload(upload_csv, [upload, form], [form, target], api_name="upload_csv")
+    upload.upload(upload_csv, [upload, form], [form, target, upload], api_name="upload_csv")
     target.input(
         lambda column, table: with_form_value(table, "target", column),
         [target, form],

@@ -1,0 +1,134 @@
+"""End to end in headless Chromium: the seven tabs render, and Exp 1 runs from the Training tab."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TABS = (
+    "Classifier",
+    "Decoding",
+    "Retrieval",
+    "Gradient descent",
+    "Metrics",
+    "PQ explorer",
+    "Training",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, process: subprocess.Popen, deadline_s: float = 120) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the app exited with {process.returncode} before serving")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"the app did not answer at {url} within {deadline_s} s")
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    port = free_port()
+    data = tmp_path_factory.mktemp("data")
+    env = {
+        **os.environ,
+        "DLSTUDIO_DATA": str(data),
+        "GRADIO_SERVER_NAME": "127.0.0.1",
+        "GRADIO_SERVER_PORT": str(port),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+    }
+    log = (data / "app.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "app.py"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_for_http(url, process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(app_url)
+        yield page
+        browser.close()
+
+
+def test_all_seven_tabs_render(page):
+    for title in TABS:
+        tab = page.get_by_role("tab", name=title, exact=True)
+        tab.click()
+        assert tab.get_attribute("aria-selected") == "true"
+    page.get_by_role("tab", name="Classifier", exact=True).click()
+    assert page.get_by_text("Not built yet.").first.is_visible()
+
+
+def test_exp1_runs_from_the_training_tab(page):
+    page.get_by_role("tab", name="Training", exact=True).click()
+    page.locator("#launch-run").click()
+    status = page.locator("#run-status")
+    status.get_by_text("done").wait_for(timeout=90_000)
+    text = status.inner_text()
+    assert "loan_exp1" in text
+    auc = float(text.split("test_roc_auc")[1].split()[0])
+    assert 0.9 < auc <= 1.0
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "training-tab.png"), full_page=True)
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    playwright_api.expect(page.locator("#runs-table")).to_contain_text("loan_exp1")
+
+
+def test_bad_uploads_get_a_clear_message_and_launch_nothing(page, tmp_path):
+    page.get_by_role("tab", name="Training", exact=True).click()
+    page.get_by_text("Your own data: upload a CSV").click()
+    upload = page.locator("#csv-upload input[type=file]")
+    header_only = tmp_path / "header_only.csv"
+    header_only.write_text("age,income,label\n")
+    upload.set_input_files(str(header_only))
+    page.get_by_text("header_only.csv has a header but no rows").wait_for(timeout=15_000)
+
+    table = tmp_path / "clients.csv"
+    table.write_text("age,income,label\n" + "".join(f"{i},{i * 3},{i % 2}\n" for i in range(40)))
+    page.locator("#csv-upload input[type=file]").set_input_files(str(table))
+    page.get_by_text("Choose the target column").wait_for(timeout=15_000)
+    page.locator("#launch-run").click()
+    page.get_by_text("Not launched: target: choose the target column").wait_for(timeout=15_000)
