@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint report install install-dev
+.PHONY: run test lint report bench install install-dev
 
 install:
 	VENV=$(VENV) scripts/install.sh
@@ -24,3 +24,6 @@ lint: install-dev
 
 report: install
 	$(PY) -m core.loan_report
+
+bench: install
+	$(PY) -m benchmarks.bench_training

@@ -56,6 +56,11 @@ class RunLogger:
     def details(self, **facts: object) -> None:
         self.store.add_details(self.run_id, **facts)
 
+    @property
+    def run_dir(self) -> Path:
+        """Where this run writes its files."""
+        return self.store.run_dir(self.run_id)
+
     def artifact(self, name: str, path: str | Path) -> None:
         self.store.add_artifact(self.run_id, name, path)
 

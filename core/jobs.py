@@ -42,11 +42,10 @@ class JobRunner:
     ) -> int:
         """Validate the config, store a queued run and schedule it; returns the run id.
 
-        Raises KeyError for an unknown experiment and ValueError for a bad config, before
-        anything is stored.
+        Raises KeyError for an unknown experiment and ValueError for a bad config or unusable
+        data (a CSV without the target, a target with three classes), before anything is stored.
         """
-        experiment = get_experiment(experiment_name)
-        config = experiment.make_config(values)
+        config = get_experiment(experiment_name).checked_config(values)
         run_id = self.store.create(
             experiment_name,
             asdict(config),

@@ -119,9 +119,8 @@ def status_text(store: RunStore, run_id: int) -> str:
         )
     if run.details.get("device"):
         text += f"\n\ndevice: {run.details['device']}"
-    if run.error and run.status != "done":
-        last_line = run.error.strip().splitlines()[-1]
-        text += f"\n\n⚠️ {last_line}"
+    if run.error and run.error.strip() and run.status != "done":
+        text += f"\n\n⚠️ {run.error.strip().splitlines()[-1]}"
     return text
 
 

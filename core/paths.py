@@ -1,4 +1,4 @@
-"""Where DL Studio keeps what users make: the run store, checkpoints, uploads.
+"""Where DL Studio keeps what users make: the run store, uploads, downloaded data.
 
 Everything lives under one data directory so that a container can mount it as a volume.
 `DLSTUDIO_DATA` overrides the default `<repo>/data` (ignored by git).
@@ -20,10 +20,3 @@ def data_dir() -> Path:
 def default_db_path() -> Path:
     """The SQLite run store: `DLSTUDIO_DB` if set, else `<data dir>/runs.sqlite`."""
     return Path(os.environ.get("DLSTUDIO_DB", data_dir() / "runs.sqlite")).expanduser()
-
-
-def run_dir(run_id: int) -> Path:
-    """A folder for one run's artifacts (checkpoints, exported models)."""
-    path = data_dir() / "runs" / str(run_id)
-    path.mkdir(parents=True, exist_ok=True)
-    return path

@@ -114,6 +114,15 @@ class RunStore:
         finally:
             db.close()
 
+    def run_dir(self, run_id: int) -> Path:
+        """A folder for one run's files (checkpoints, predictions) beside the store's file.
+
+        `runs.sqlite` keeps them in `runs/<run id>/`, so two stores never share a folder.
+        """
+        path = self.path.with_suffix("") / str(run_id)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
     # -- writing -------------------------------------------------------------------------------
 
     def create(

@@ -154,11 +154,16 @@ def prepare_binary(
         raise ValueError(f"positive label {positive!r} is not a class of {target!r}")
     y = (labels == positive).to_numpy(dtype=np.float32)
     features = table.drop(columns=[target])
-    rest_x, test_x, rest_y, y_test = train_test_split(
-        features, y, test_size=test_size, stratify=y, random_state=seed
+    # Stratify on the label text, so choosing the other class as positive keeps the same split.
+    rest_x, test_x, rest_y, y_test, rest_labels, _ = train_test_split(
+        features, y, labels, test_size=test_size, stratify=labels, random_state=seed
     )
     train_x, val_x, y_train, y_val = train_test_split(
-        rest_x, rest_y, test_size=val_size / (1 - test_size), stratify=rest_y, random_state=seed
+        rest_x,
+        rest_y,
+        test_size=val_size / (1 - test_size),
+        stratify=rest_labels,
+        random_state=seed,
     )
 
     numeric = features.select_dtypes(include="number").columns.tolist()

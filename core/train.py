@@ -113,8 +113,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.sweep or args.grid:
             grid = parse_grid(args.grid) if args.grid else dict(experiment.grid)
             configs = plan_sweep(args.experiment, overrides, grid)
+            experiment.checked_config(configs[0])  # the data is the same for every point
         else:
-            configs = [asdict(experiment.make_config(overrides))]
+            configs = [asdict(experiment.checked_config(overrides))]
     except (KeyError, ValueError) as error:
         print(f"error: {error.args[0] if error.args else error}", file=sys.stderr)
         return 2

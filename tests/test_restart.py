@@ -5,7 +5,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 from core.runs import RunStore
@@ -24,18 +23,8 @@ APP = textwrap.dedent("""
 """)
 
 
-def wait_until(condition, timeout_s: float = 120, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"timed out waiting for {what}")
-
-
-def test_killing_the_app_marks_its_running_run_interrupted(tmp_path):
-    db = tmp_path / "runs.sqlite"
-    store = RunStore(db)
+def test_killing_the_app_marks_its_running_run_interrupted(store, tmp_path, wait_until):
+    db = store.path
     env = {**os.environ, "DLSTUDIO_DATA": str(tmp_path)}
     app = subprocess.Popen([sys.executable, "-c", APP, str(db)], cwd=REPO, env=env)
     try:
@@ -45,12 +34,12 @@ def test_killing_the_app_marks_its_running_run_interrupted(tmp_path):
                 and store.list()[0].status == "running"
                 and not store.metrics(store.list()[0].id).empty
             ),
-            what="the long run's 1st epoch",
+            "the long run's 1st epoch",
         )
         finished, running = sorted(store.list(), key=lambda run: run.id)
         app.send_signal(signal.SIGKILL)
         app.wait()
-        wait_until(lambda: store.get(running.id).finished, 30, "the worker to record the end")
+        wait_until(lambda: store.get(running.id).finished, "the worker to record the end", 30)
     finally:
         app.kill()
 

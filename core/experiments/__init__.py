@@ -1,6 +1,12 @@
 """Registered experiments. Importing this package registers every experiment module below."""
 
 from core.experiments import loan  # noqa: F401  (registers the loan-default experiments)
-from core.experiments.registry import Experiment, get_experiment, list_experiments, register
+from core.experiments.registry import (
+    Experiment,
+    get_experiment,
+    list_experiments,
+    register,
+    unregister,
+)
 
-__all__ = ["Experiment", "get_experiment", "list_experiments", "register"]
+__all__ = ["Experiment", "get_experiment", "list_experiments", "register", "unregister"]

@@ -15,8 +15,13 @@ from core.config import check_range
 from core.device import autocast, pick_device
 from core.experiments.registry import Experiment, register
 from core.mlp import BlockMLP
-from core.paths import run_dir
-from core.tabular import BUILTIN_SOURCES, DEFAULT_TARGETS, load_table, prepare_binary
+from core.tabular import (
+    BUILTIN_SOURCES,
+    DEFAULT_TARGETS,
+    check_binary_table,
+    load_table,
+    prepare_binary,
+)
 
 SPLITS = ("train", "val", "test")
 
@@ -74,6 +79,12 @@ class LoanConfig:
             raise ValueError("data must name a built-in source or a CSV file")
         if self.data not in BUILTIN_SOURCES and not self.target:
             raise ValueError("target: choose the target column of the CSV file")
+
+
+def check_loan_data(config: LoanConfig) -> None:
+    """Raise ValueError when the configured CSV cannot train a binary classifier."""
+    if config.data not in BUILTIN_SOURCES:  # built-in sources are known to be good
+        check_binary_table(load_table(config.data), config.target)
 
 
 def train_loan(config: LoanConfig, logger) -> None:
@@ -138,7 +149,7 @@ def train_loan(config: LoanConfig, logger) -> None:
             )
         logger.log_epoch(epoch, evaluate(model, data, loss_fn))
 
-    checkpoint = run_dir(logger.run_id) / "model.pt"
+    checkpoint = logger.run_dir / "model.pt"
     torch.save(
         {
             "state_dict": model.state_dict(),
@@ -153,7 +164,7 @@ def train_loan(config: LoanConfig, logger) -> None:
     with torch.inference_mode():
         model.eval()
         scores = model(x_test).float().cpu().numpy()
-    predictions = run_dir(logger.run_id) / "test_predictions.npz"
+    predictions = logger.run_dir / "test_predictions.npz"
     np.savez(predictions, y_true=y_test.cpu().numpy(), score=scores)
     logger.artifact("test_predictions", predictions)
 
@@ -180,41 +191,37 @@ _RESIDUAL = {**_BIG, "skip": True, "batchnorm": True}
 # single Exp 4 / Exp 5 runs. The report itself re-chooses from its own sweeps.
 CHOSEN_DROPOUT = 0.9
 
+
+def _loan_experiment(
+    name: str, description: str, defaults: dict | None = None, grid: dict | None = None
+) -> Experiment:
+    return Experiment(
+        name,
+        f"Loan default, {description}",
+        LoanConfig,
+        train_loan,
+        defaults=defaults or {},
+        grid=grid or {},
+        check_data=check_loan_data,
+    )
+
+
 for _experiment in (
-    Experiment(
-        "loan_exp1",
-        "Loan default, Exp 1: one block, h=32, SGD lr 0.01, 10 epochs, batch 32",
-        LoanConfig,
-        train_loan,
+    _loan_experiment("loan_exp1", "Exp 1: one block, h=32, SGD lr 0.01, 10 epochs, batch 32"),
+    _loan_experiment("loan_exp2", "Exp 2: three blocks, h=128", _BIG),
+    _loan_experiment(
+        "loan_exp3", "Exp 3: + skip connections and BatchNorm at block start", _RESIDUAL
     ),
-    Experiment(
-        "loan_exp2",
-        "Loan default, Exp 2: three blocks, h=128",
-        LoanConfig,
-        train_loan,
-        defaults=_BIG,
-    ),
-    Experiment(
-        "loan_exp3",
-        "Loan default, Exp 3: + skip connections and BatchNorm at block start",
-        LoanConfig,
-        train_loan,
-        defaults=_RESIDUAL,
-    ),
-    Experiment(
+    _loan_experiment(
         "loan_exp4",
-        "Loan default, Exp 4: + dropout inside the block; sweep p on val",
-        LoanConfig,
-        train_loan,
-        defaults={**_RESIDUAL, "dropout": CHOSEN_DROPOUT},
+        "Exp 4: + dropout inside the block; sweep p on val",
+        {**_RESIDUAL, "dropout": CHOSEN_DROPOUT},
         grid={"dropout": (0.01, 0.1, 0.2, 0.5, 0.9)},
     ),
-    Experiment(
+    _loan_experiment(
         "loan_exp5",
-        "Loan default, Exp 5: + weight decay; sweep (wd, lr) on val",
-        LoanConfig,
-        train_loan,
-        defaults={**_RESIDUAL, "dropout": CHOSEN_DROPOUT, "weight_decay": 0.01, "lr": 0.01},
+        "Exp 5: + weight decay; sweep (wd, lr) on val",
+        {**_RESIDUAL, "dropout": CHOSEN_DROPOUT, "weight_decay": 0.01, "lr": 0.01},
         grid={"weight_decay": (0.1, 0.01, 0.001), "lr": (0.01, 0.05, 0.1)},
     ),
 ):

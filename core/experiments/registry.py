@@ -28,10 +28,20 @@ class Experiment:
     selection_metric: str = "val_roc_auc"
     # The grid a sweep of this experiment explores by default (empty: no default sweep).
     grid: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    # A quick look at the data a config names (file exists, target column fits), run before a
+    # run is queued so that the user hears of a bad upload at once, not from a failed run.
+    check_data: Callable[[Any], None] | None = None
 
     def make_config(self, values: dict[str, Any] | None = None) -> Any:
         """This experiment's config: its defaults, overridden by `values` (strings are parsed)."""
         return build_config(self.config_type, {**self.defaults, **(values or {})})
+
+    def checked_config(self, values: dict[str, Any] | None = None) -> Any:
+        """`make_config`, then `check_data`: raises ValueError for bad values or unusable data."""
+        config = self.make_config(values)
+        if self.check_data is not None:
+            self.check_data(config)
+        return config
 
 
 _REGISTRY: dict[str, Experiment] = {}
@@ -42,6 +52,11 @@ def register(experiment: Experiment) -> Experiment:
         raise ValueError(f"experiment {experiment.name!r} is already registered")
     _REGISTRY[experiment.name] = experiment
     return experiment
+
+
+def unregister(name: str) -> None:
+    """Remove an experiment (one registered for a test or a notebook session)."""
+    _REGISTRY.pop(name, None)
 
 
 def get_experiment(name: str) -> Experiment:

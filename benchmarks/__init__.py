@@ -1,0 +1,1 @@
+"""Benchmark scripts: run with `python -m benchmarks.NAME`; each prints what it measured."""

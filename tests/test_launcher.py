@@ -1,0 +1,114 @@
+"""The launcher's read-side views of the run store: config forms, tables, status lines."""
+
+import pandas as pd
+import pytest
+
+from core.experiments import get_experiment
+from core.launcher import (
+    config_form,
+    curves,
+    form_values,
+    runs_table,
+    status_text,
+    summary_table,
+    sweep_ids,
+    sweep_view,
+)
+from core.runs import RunStore
+
+SPLITS = ("val", "test")  # the splits that log_history records
+
+
+def log_history(store: RunStore, run_id: int, val: list[float], test: list[float]) -> None:
+    for epoch, (val_auc, test_auc) in enumerate(zip(val, test, strict=True), 1):
+        store.log_metrics(
+            run_id, epoch, {"val_roc_auc": val_auc, "test_roc_auc": test_auc, "val_loss": 1 / epoch}
+        )
+
+
+@pytest.mark.parametrize("name", ["loan_exp1", "loan_exp3", "loan_exp5"])
+def test_config_form_round_trips_to_the_experiment_config(name):
+    form = config_form(name)
+    assert form.columns.tolist() == ["key", "value", "help"]
+    assert form["value"].map(type).eq(str).all()
+    experiment = get_experiment(name)
+    assert experiment.make_config(form_values(form)) == experiment.make_config()
+
+
+def test_config_form_shows_choices_and_form_values_reads_edits():
+    form = config_form("loan_exp2").set_index("key")
+    assert form.loc["hidden", "value"] == "128"
+    assert form.loc["device", "help"].endswith("(auto, cpu, cuda)")
+    edited = form.reset_index()
+    edited.loc[edited["key"] == "lr", "value"] = " 0.05 "
+    edited.loc[edited["key"] == "target", "value"] = None
+    values = form_values(edited)
+    assert (values["lr"], values["target"]) == ("0.05", "")
+
+
+def test_runs_table_lists_newest_first_with_the_final_test_metric(store):
+    old = store.create("loan_exp1", {})
+    new = store.create("loan_exp2", {}, sweep_id="abc")
+    store.start(new)
+    log_history(store, new, [0.8, 0.9], [0.7, 0.123456789])
+    store.finish(new, "done")
+
+    table = runs_table(store)
+    assert table["id"].tolist() == [new, old]
+    newest = table.iloc[0]
+    assert (newest["status"], newest["progress"], newest["sweep"]) == ("done", "100%", "abc")
+    assert newest["final test"] == pytest.approx(0.1235, abs=1e-9)
+    assert pd.isna(table.iloc[1]["final test"]) and pd.isna(table.iloc[1]["time_s"])
+    assert runs_table(store, experiment="loan_exp1")["id"].tolist() == [old]
+    assert runs_table(store, status="running").empty
+
+
+def test_summary_table_reports_the_test_metric_at_the_best_val_epoch(store):
+    run_id = store.create("loan_exp1", {})
+    log_history(store, run_id, [0.7, 0.95, 0.9], [0.6, 0.85, 0.8])
+    row = summary_table(store, [run_id]).iloc[0]
+    assert (row["best val_roc_auc"], row["epoch of best"]) == (0.95, 2)
+    assert (row["test_roc_auc at best"], row["final test_roc_auc"]) == (0.85, 0.8)
+
+
+def test_status_text_shows_progress_metrics_and_the_last_error_line(store):
+    run_id = store.create("loan_exp1", {})
+    store.start(run_id)
+    store.set_progress(run_id, 0.5, "epoch 1/2")
+    store.add_details(run_id, device="cpu")
+    log_history(store, run_id, [0.8], [0.75])
+    running = status_text(store, run_id)
+    assert "**running** · 50% epoch 1/2" in running
+    assert "epoch 1: test_roc_auc **0.7500**" in running and "device: cpu" in running
+
+    store.finish(run_id, "failed", "Traceback ...\n  File x\nFloatingPointError: too high\n")
+    failed = status_text(store, run_id)
+    assert "**failed**" in failed and failed.endswith("FloatingPointError: too high")
+    assert "50%" not in failed
+
+
+def test_sweep_views_choose_on_val_not_test(store):
+    runs = []
+    for dropout, val, test in ((0.1, 0.9, 0.99), (0.5, 0.95, 0.8)):
+        run_id = store.create("loan_exp4", {"dropout": dropout}, "s1", {"swept_keys": ["dropout"]})
+        log_history(store, run_id, [val], [test])
+        store.finish(run_id, "done")
+        runs.append(run_id)
+    store.create("loan_exp4", {}, "s2", {"swept_keys": ["dropout"]})
+
+    assert sweep_ids(store) == ["s2", "s1"]
+    table, figure, choice = sweep_view(store, "s1")
+    assert table.loc[table["best"], "run_id"].tolist() == [runs[1]]
+    assert choice.startswith("Chosen on **val_roc_auc**: dropout = 0.5 (val_roc_auc 0.9500")
+    assert list(figure.data[0].y) == [0.99, 0.8]  # bars of the test metric
+    assert sweep_view(store, "s2")[2] == "No finished run yet."
+
+
+def test_curves_draw_one_line_per_run_and_split(store):
+    first, second = store.create("loan_exp1", {}), store.create("loan_exp1", {})
+    log_history(store, first, [0.7, 0.8], [0.6, 0.7])
+    log_history(store, second, [0.75], [0.65])
+    figure = curves(store, [first, second], "roc_auc")
+    names = [trace.name for trace in figure.data]
+    assert names == [f"#{run} loan_exp1 {split}" for run in (first, second) for split in SPLITS]
+    assert list(figure.data[0].y) == [0.7, 0.8]
