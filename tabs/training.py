@@ -55,7 +55,8 @@ def build(runner: JobRunner) -> None:
         except (KeyError, ValueError) as error:
             raise gr.Error(f"Sweep not launched: {error.args[0]}") from None
         gr.Info(f"Sweep {sweep_id}: {len(run_ids)} runs queued.")
-        return run_ids[0], gr.update(choices=launcher.sweep_ids(store), value=sweep_id)
+        sweeps = gr.update(choices=launcher.sweep_ids(store), value=sweep_id)
+        return run_ids[0], sweeps, gr.Accordion(open=True)
 
     def cancel(run_id):
         if run_id is None or not runner.cancel(int(run_id)):
@@ -97,9 +98,18 @@ def build(runner: JobRunner) -> None:
 
     def show_sweep(sweep_id: str | None):
         if not sweep_id:
-            return "", None, None
+            return "", None, None, []
         table, figure, choice = launcher.sweep_view(store, sweep_id)
-        return choice, table, figure
+        return choice, table, figure, table["status"].tolist()
+
+    def refresh_sweep(sweep_id: str | None, shown_statuses: list):
+        """Redraw the sweep only when one of its runs changed status (no flicker meanwhile)."""
+        if not sweep_id:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        statuses = [run.status for run in reversed(store.list(sweep_id=sweep_id))]
+        if statuses == shown_statuses:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return show_sweep(sweep_id)
 
     gr.Markdown(
         "Launch any registered experiment, watch it train, and compare runs. Every run is kept "
@@ -108,6 +118,7 @@ def build(runner: JobRunner) -> None:
     )
     current_run = gr.State(None)
     known_choices = gr.State(run_choices())
+    sweep_statuses = gr.State([])  # the statuses of the sweep's runs as last drawn
     with gr.Row():
         with gr.Column(scale=2):
             experiment = gr.Dropdown(
@@ -135,6 +146,7 @@ def build(runner: JobRunner) -> None:
             grid = gr.Textbox(
                 format_grid(get_experiment(names[0]).grid),
                 label="Sweep grid",
+                elem_id="sweep-grid",
                 info="key=v1,v2; key2=v1,v2 — the best point is chosen on the validation split",
                 placeholder="e.g. lr=0.01,0.05,0.1; weight_decay=0.01,0.001",
             )
@@ -155,10 +167,10 @@ def build(runner: JobRunner) -> None:
         compare_plot = gr.Plot(label="Compared runs (train solid, test dashed)")
         summary = gr.Dataframe(interactive=False, label="Summary", headers=["run", "status"])
 
-    with gr.Accordion("Sweeps", open=False):
+    with gr.Accordion("Sweeps", open=False) as sweeps_panel:
         sweep_choice = gr.Dropdown(launcher.sweep_ids(store), label="Sweep", value=None)
-        sweep_choice_text = gr.Markdown()
-        sweep_table = gr.Dataframe(interactive=False)
+        sweep_choice_text = gr.Markdown(elem_id="sweep-choice")
+        sweep_table = gr.Dataframe(interactive=False, elem_id="sweep-table")
         sweep_plot = gr.Plot()
 
     experiment.change(
@@ -173,10 +185,14 @@ def build(runner: JobRunner) -> None:
     )
     launch_button.click(launch, [experiment, form], [current_run, status], api_name="launch")
     sweep_button.click(
-        launch_sweep, [experiment, form, grid], [current_run, sweep_choice], api_name="launch_sweep"
+        launch_sweep,
+        [experiment, form, grid],
+        [current_run, sweep_choice, sweeps_panel],
+        api_name="launch_sweep",
     )
     cancel_button.click(cancel, current_run, None, api_name="cancel")
-    gr.Timer(1.0).tick(
+    timer = gr.Timer(1.0)
+    timer.tick(
         refresh,
         [current_run, experiment_filter, status_filter, known_choices],
         [status, loss_plot, metric_plot, runs, compare, known_choices],
@@ -190,9 +206,12 @@ def build(runner: JobRunner) -> None:
         [compare_plot, summary],
         api_name="compare_runs",
     )
-    sweep_choice.change(
-        show_sweep,
-        sweep_choice,
-        [sweep_choice_text, sweep_table, sweep_plot],
-        api_name="show_sweep",
+    sweep_view = [sweep_choice_text, sweep_table, sweep_plot, sweep_statuses]
+    sweep_choice.change(show_sweep, sweep_choice, sweep_view, api_name="show_sweep")
+    timer.tick(
+        refresh_sweep,
+        [sweep_choice, sweep_statuses],
+        sweep_view,
+        api_name="refresh_sweep",
+        show_progress="hidden",
     )

@@ -1,4 +1,8 @@
-"""End to end in headless Chromium: the seven tabs render, and Exp 1 runs from the Training tab."""
+"""End to end against the running app: headless Chromium through the tabs, and gradio_client.
+
+The browser checks that the seven tabs render, runs Exp 1 and a sweep from the Training tab and
+sees clear messages for bad uploads; the API checks drive the same events as a script would.
+"""
 
 import os
 import socket
@@ -10,7 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from core import launcher
+from core.runs import RunStore
+
 pytestmark = pytest.mark.browser
+sync_api = pytest.importorskip("playwright.sync_api")
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
@@ -56,9 +64,14 @@ def wait_for_http(url: str, process: subprocess.Popen, deadline_s: float = 120) 
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
+def app_data(tmp_path_factory):
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="module")
+def app_url(app_data):
     port = free_port()
-    data = tmp_path_factory.mktemp("data")
+    data = app_data
     env = {
         **os.environ,
         "DLSTUDIO_DATA": str(data),
@@ -82,10 +95,9 @@ def app_url(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(app_url):
-    playwright_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
-    with playwright_api.sync_playwright() as playwright:
+    with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(app_url)
@@ -113,8 +125,7 @@ def test_exp1_runs_from_the_training_tab(page):
     assert 0.9 < auc <= 1.0
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "training-tab.png"), full_page=True)
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    playwright_api.expect(page.locator("#runs-table")).to_contain_text("loan_exp1")
+    sync_api.expect(page.locator("#runs-table")).to_contain_text("loan_exp1")
 
 
 def test_bad_uploads_get_a_clear_message_and_launch_nothing(page, tmp_path):
@@ -132,3 +143,44 @@ def test_bad_uploads_get_a_clear_message_and_launch_nothing(page, tmp_path):
     page.get_by_text("Choose the target column").wait_for(timeout=15_000)
     page.locator("#launch-run").click()
     page.get_by_text("Not launched: target: choose the target column").wait_for(timeout=15_000)
+
+
+def test_a_sweep_from_the_training_tab_shows_its_choice(page):
+    page.get_by_role("tab", name="Training", exact=True).click()
+    page.locator("#experiment input").click()
+    page.get_by_role("option", name="loan_exp4", exact=True).click()
+    grid = page.locator("#sweep-grid textarea")
+    sync_api.expect(grid).to_have_value("dropout=0.01,0.1,0.2,0.5,0.9")
+    grid.fill("dropout=0.1,0.5")
+    page.locator("#launch-sweep").click()
+    choice = page.locator("#sweep-choice")
+    choice.get_by_text("Chosen on val_roc_auc").wait_for(timeout=120_000)
+    sync_api.expect(choice).to_contain_text("dropout = ")
+    sync_api.expect(page.locator("#sweep-table")).to_contain_text("0.5")
+
+
+def test_the_api_launches_runs_and_explains_bad_configs(app_url, app_data):
+    from gradio_client import Client
+
+    client = Client(app_url, verbose=False)
+    endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    assert {"/launch", "/launch_sweep", "/cancel", "/refresh_runs", "/upload_csv"} <= set(endpoints)
+
+    form = launcher.config_form("loan_exp2")
+    form.loc[form["key"] == "epochs", "value"] = "2"
+    payload = {"headers": list(form.columns), "data": form.to_numpy().tolist()}
+    status = client.predict("loan_exp2", payload, api_name="/launch")  # the run id is state
+    store = RunStore(app_data / "runs.sqlite")
+    run_id = store.list(experiment="loan_exp2")[0].id
+    assert f"**Run {run_id}** · `loan_exp2`" in status
+    deadline = time.monotonic() + 120
+    while not store.get(run_id).finished:
+        assert time.monotonic() < deadline, "the API-launched run did not finish"
+        time.sleep(0.5)
+    assert store.get(run_id).status == "done"
+    assert len(store.metrics(run_id)) == 2
+
+    form.loc[form["key"] == "lr", "value"] = "0"
+    payload = {"headers": list(form.columns), "data": form.to_numpy().tolist()}
+    with pytest.raises(Exception, match=r"Not launched: lr must be in \(0, 10\]"):
+        client.predict("loan_exp2", payload, api_name="/launch")
