@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint report bench install install-dev
+.PHONY: run test lint report bench models install install-dev
 
 install:
 	VENV=$(VENV) scripts/install.sh
@@ -27,3 +27,6 @@ report: install
 
 bench: install
 	$(PY) -m benchmarks.bench_training
+
+models: install
+	$(PY) -m core.build_models $(MODELS)

@@ -31,6 +31,7 @@ def main() -> None:
         print(f"Marked runs {interrupted} interrupted: the app stopped while they ran.")
     demo = build_app(JobRunner(store))
     demo.queue(default_concurrency_limit=4).launch(
+        head="".join(getattr(tab, "HEAD", "") for tab in (*STANDALONE_TABS, training)),
         server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         max_file_size="50mb",

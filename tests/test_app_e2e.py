@@ -16,6 +16,7 @@ import pytest
 
 from core import launcher
 from core.runs import RunStore
+from core.serving import list_models
 
 pytestmark = pytest.mark.browser
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -110,8 +111,8 @@ def test_all_seven_tabs_render(page):
         tab = page.get_by_role("tab", name=title, exact=True)
         tab.click()
         assert tab.get_attribute("aria-selected") == "true"
-    page.get_by_role("tab", name="Classifier", exact=True).click()
-    assert page.get_by_text("Not built yet.").first.is_visible()
+    page.get_by_role("tab", name="Decoding", exact=True).click()
+    sync_api.expect(page.get_by_text("Not built yet. Greedy, sampling")).to_be_visible()
 
 
 def test_exp1_runs_from_the_training_tab(page):
@@ -151,10 +152,10 @@ def test_a_sweep_from_the_training_tab_shows_its_choice(page):
     page.get_by_role("option", name="loan_exp4", exact=True).click()
     grid = page.locator("#sweep-grid textarea")
     sync_api.expect(grid).to_have_value("dropout=0.01,0.1,0.2,0.5,0.9")
-    grid.fill("dropout=0.1,0.5")
+    grid.fill("dropout=0.1,0.5; epochs=2")  # any config key can be part of the grid
     page.locator("#launch-sweep").click()
     choice = page.locator("#sweep-choice")
-    choice.get_by_text("Chosen on val_roc_auc").wait_for(timeout=120_000)
+    choice.get_by_text("Chosen on val_roc_auc").wait_for(timeout=240_000)
     sync_api.expect(choice).to_contain_text("dropout = ")
     sync_api.expect(page.locator("#sweep-table")).to_contain_text("0.5")
 
@@ -184,3 +185,42 @@ def test_the_api_launches_runs_and_explains_bad_configs(app_url, app_data):
     payload = {"headers": list(form.columns), "data": form.to_numpy().tolist()}
     with pytest.raises(Exception, match=r"Not launched: lr must be in \(0, 10\]"):
         client.predict("loan_exp2", payload, api_name="/launch")
+
+
+def draw_strokes(page, strokes: list[list[tuple[float, float]]]) -> None:
+    """Draw with the mouse on the digit sketchpad; points are fractions of the canvas size."""
+    canvas = page.locator("#digit-sketchpad canvas").first
+    canvas.wait_for()
+    box = canvas.bounding_box()
+    for stroke in strokes:
+        x, y = stroke[0]
+        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"])
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=8)
+        page.mouse.up()
+
+
+def test_drawing_a_digit_in_the_browser_is_recognised(page):
+    if "digits" not in list_models():
+        pytest.skip("models/digits.onnx is not built yet (make models)")
+    page.get_by_role("tab", name="Classifier", exact=True).click()
+    page.locator("#recognise-digit").click()
+    page.get_by_text("Draw a digit first").wait_for(timeout=15_000)
+
+    brush = page.locator('#digit-sketchpad button[aria-label="Brush"]')
+    if brush.get_attribute("aria-pressed") != "true":  # the page's script normally selects it
+        brush.click()
+    draw_strokes(page, [[(0.30, 0.25), (0.70, 0.25), (0.45, 0.80)]])  # a seven
+    page.locator("#recognise-digit").click()
+    label = page.locator("#digit-label")
+    sync_api.expect(label.locator("h2")).to_have_text("7", timeout=15_000)
+    page.screenshot(path=str(ARTIFACTS / "classifier-digit.png"), full_page=True)
+
+
+def test_an_animal_photo_is_classified(page):
+    page.get_by_role("tab", name="Classifier", exact=True).click()
+    photo = REPO / "assets" / "examples" / "cat_chelsea.jpg"
+    page.locator("#animal-photo input[type=file]").set_input_files(str(photo))
+    page.locator("#classify-animal").click()
+    sync_api.expect(page.locator("#animal-label h2")).to_have_text("cat", timeout=30_000)

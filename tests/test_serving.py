@@ -1,0 +1,167 @@
+"""Serving: ONNX export and model cards, ONNX Runtime against PyTorch, the shipped animals model
+and the classify CLI."""
+
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import skimage.data
+import torch
+from sklearn.datasets import load_digits
+
+from core.backbones import create_backbone
+from core.paths import REPO_ROOT
+from core.preprocess import InputSpec, prepare_batch
+from core.serving import ModelCard, ModelFileError, OnnxClassifier, load_model, ship_model
+
+DIGITS_SPEC = InputSpec("gray", 28, (0.5,), (0.5,))
+
+
+@pytest.fixture(scope="module")
+def digit_images() -> list[np.ndarray]:
+    """Real handwritten digits (scikit-learn's 8x8, values 0-16) as uint8 pictures."""
+    return [(image * 255 / 16).astype(np.uint8) for image in load_digits().images[:64]]
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory) -> tuple[torch.nn.Module, ModelCard, OnnxClassifier]:
+    """An untrained small CNN shipped to a temporary folder, with BN statistics made non-trivial."""
+    torch.manual_seed(0)
+    model = create_backbone("small_cnn", pretrained=False, num_classes=10, in_chans=1)
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    card = ModelCard(
+        name="tiny",
+        classes=[str(digit) for digit in range(10)],
+        input=DIGITS_SPEC,
+        data="nothing: an untrained network",
+        metrics={"accuracy": 0.1},
+        training="none",
+    )
+    out_dir = tmp_path_factory.mktemp("models")
+    card = ship_model(model, card, out_dir)
+    return model, card, load_model(out_dir / "tiny.onnx")
+
+
+def test_ship_writes_one_self_contained_onnx_file_and_its_card(shipped):
+    _, card, classifier = shipped
+    folder = classifier.path.parent
+    assert sorted(path.name for path in folder.iterdir()) == ["tiny.json", "tiny.onnx"]
+    assert card.onnx_file == "tiny.onnx"
+    assert card.parity_max_abs_diff < 1e-4
+    assert ModelCard.load(folder / "tiny.json") == card
+    assert classifier.card == card
+
+
+def test_onnx_runtime_matches_pytorch_on_real_digits(shipped, digit_images):
+    model, _, classifier = shipped
+    batch = prepare_batch(digit_images, DIGITS_SPEC)
+    with torch.no_grad():
+        expected = model.eval()(torch.from_numpy(batch)).numpy()
+    np.testing.assert_allclose(classifier.logits(batch), expected, atol=1e-4, rtol=0)
+    probs = classifier.predict_proba(digit_images)
+    assert probs.shape == (64, 10)
+    np.testing.assert_allclose(probs, torch.from_numpy(expected).softmax(1).numpy(), atol=1e-5)
+
+
+def test_top_k_is_sorted_and_consistent_with_predict_proba(shipped, digit_images):
+    _, _, classifier = shipped
+    top = classifier.top_k(digit_images[0], k=3)
+    probs = classifier.predict_proba(digit_images[:1])[0]
+    assert [name for name, _ in top] == [str(i) for i in np.argsort(-probs)[:3]]
+    assert [p for _, p in top] == sorted((p for _, p in top), reverse=True)
+    assert sum(p for _, p in classifier.top_k(digit_images[0], k=10)) == pytest.approx(1.0)
+
+
+def test_concurrent_predictions_agree_with_serial_ones(shipped, digit_images):
+    _, _, classifier = shipped
+    chunks = [digit_images[i : i + 8] for i in range(0, 64, 8)]
+    serial = [classifier.predict_proba(chunk) for chunk in chunks]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        concurrent = list(pool.map(classifier.predict_proba, chunks))
+    for expected, got in zip(serial, concurrent, strict=True):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_cpu_only_without_a_gpu(shipped):
+    assert shipped[2].providers == ["CPUExecutionProvider"]
+
+
+def test_load_model_is_cached(shipped):
+    _, _, classifier = shipped
+    assert load_model(classifier.path) is classifier
+    assert load_model(str(classifier.path)) is classifier
+
+
+def test_an_onnx_file_without_its_card_is_refused(shipped, tmp_path):
+    lonely = tmp_path / "lonely.onnx"
+    lonely.write_bytes(shipped[2].path.read_bytes())
+    with pytest.raises(FileNotFoundError, match=r"lonely\.onnx has no model card.*lonely\.json"):
+        load_model(lonely)
+
+
+def test_a_corrupt_onnx_file_is_named(shipped, tmp_path):
+    (tmp_path / "broken.onnx").write_bytes(b"not a protobuf at all")
+    (tmp_path / "broken.json").write_text(shipped[2].path.with_suffix(".json").read_text())
+    with pytest.raises(ModelFileError, match=r"broken\.onnx is not a usable ONNX model"):
+        load_model(tmp_path / "broken.onnx")
+
+
+def test_a_corrupt_card_is_named(tmp_path):
+    (tmp_path / "bad.json").write_text("{ not json")
+    with pytest.raises(ModelFileError, match=r"bad\.json"):
+        ModelCard.load(tmp_path / "bad.json")
+
+
+def test_a_card_that_does_not_fit_the_graph_is_refused(shipped, tmp_path):
+    _, card, classifier = shipped
+    rgb_card = ModelCard(**vars(card) | {"input": InputSpec("rgb", 28, (0, 0, 0), (1, 1, 1))})
+    with pytest.raises(ModelFileError, match="its card expects"):
+        OnnxClassifier(classifier.path, rgb_card)
+
+
+def test_an_unknown_model_name_lists_the_shipped_ones():
+    with pytest.raises(KeyError, match=r"no shipped model 'nonesuch'.*animals"):
+        load_model("nonesuch")
+
+
+# --- the shipped animals model (python -m core.build_models animals) ---------------------------
+
+
+def test_shipped_animals_model_says_cat_for_chelsea():
+    animals = load_model("animals")
+    assert animals.card.classes == ["cat", "dog", "wild"]
+    assert animals.card.parity_max_abs_diff < 1e-3
+    probs = animals.predict_proba([skimage.data.chelsea()])[0]
+    assert probs.sum() == pytest.approx(1.0, abs=1e-5)
+    assert animals.top_k(skimage.data.chelsea(), k=1)[0][0] == "cat"
+    assert probs.max() > 0.9
+
+
+def test_classify_cli_json(tmp_path):
+    corrupt = tmp_path / "corrupt.jpg"
+    corrupt.write_bytes(b"\xff\xd8\xff this is no JPEG")
+    cat = REPO_ROOT / "assets" / "examples" / "cat_chelsea.jpg"
+    command = [sys.executable, "-m", "core.classify", str(cat), str(corrupt)]
+    completed = subprocess.run(
+        [*command, "--model", "animals", "--top-k", "2", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=120,
+    )
+    assert completed.returncode == 1, completed.stderr
+    output = json.loads(completed.stdout)
+    assert output["model"] == "animals"
+    cat_result, corrupt_result = output["results"]
+    assert cat_result["image"] == str(cat)
+    assert cat_result["top_k"][0]["class"] == "cat"
+    assert len(cat_result["top_k"]) == 2
+    assert corrupt_result["image"] == str(corrupt)
+    assert "corrupt.jpg" in corrupt_result["error"]
+    assert "Traceback" not in completed.stderr
