@@ -8,7 +8,9 @@ more function in `BUILDERS`.
 """
 
 import argparse
+import tempfile
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +25,12 @@ from core.backbones import (
     ImageNetToAnimals,
     create_backbone,
 )
+from core.engine import ImageTrainConfig, load_trained_model, train_image_classifier
+from core.execution import RunLogger
 from core.images import load_image
 from core.paths import REPO_ROOT
 from core.preprocess import InputSpec, prepare_batch
+from core.runs import RunStore
 from core.serving import MODELS_DIR, ModelCard, ship_model
 
 ANIMALS_SPEC = InputSpec("rgb", 224, IMAGENET_MEAN, IMAGENET_STD)
@@ -91,7 +96,67 @@ def _id_ranges(ids: tuple[int, ...]) -> str:
     return ", ".join(ranges)
 
 
-BUILDERS: dict[str, Callable[[Path], ModelCard]] = {"animals": build_animals}
+# The shipped digit classifier. The small CNN from scratch at 28x28 with iterative augmentation
+# beat every fine-tuned EfficientNet-Lite0 recipe of reports/image_digits on the digits test set
+# (98.9 % vs at most 98.2 %) and on the drawn digits of tests/drawn_digits (seeds 0 and 1: 89 %
+# and 74 %, Lite0 (c): 80 %, (a): 55 %), in 72 s instead of 6 min, as a 1 MB file. The thinner
+# and thicker strokes of the augmentation matter most for drawings: scikit-learn's 8x8 digits,
+# once enlarged, all have thick, blurred strokes.
+DIGITS_MODEL_CONFIG = {
+    "data": "digits",
+    "backbone": "small_cnn",
+    "pretrained": False,
+    "input_size": 28,
+    "epochs": 20,
+    "batch_size": 32,
+    "lr": 3e-3,
+    "recipe": "augment",
+}
+
+
+def build_digits(out_dir: str | Path = MODELS_DIR) -> ModelCard:
+    """Train the digit classifier the app serves and ship it as out_dir/digits.onnx + .json.
+
+    The run goes to a throwaway run store; the card keeps its numbers and the command.
+    """
+    config = ImageTrainConfig(**DIGITS_MODEL_CONFIG)
+    with tempfile.TemporaryDirectory() as folder:
+        store = RunStore(Path(folder) / "runs.sqlite")
+        run_id = store.create("digits_model", asdict(config))
+        train_image_classifier(config, RunLogger(store, run_id))
+        run = store.get(run_id)
+        model, spec, classes = load_trained_model(run.artifacts["best_checkpoint"])
+    details = run.details
+    card = ModelCard(
+        name="digits",
+        classes=classes,
+        input=spec,
+        data=f"scikit-learn digits (1,797 8x8 images), stratified 70/15/15, seed {config.seed}",
+        metrics={
+            "test_accuracy": details["best_test_accuracy"],
+            "test_macro_f1": details["best_test_macro_f1"],
+            "val_accuracy": details["best_val_accuracy"],
+        },
+        training=(
+            f"SmallCNN from scratch, {config.input_size}x{config.input_size}, AdamW lr "
+            f"{config.lr}, batch {config.batch_size}, {config.epochs} epochs with iterative "
+            f"augmentation (shifts, rotations, zoom, stroke width, then elastic distortion); "
+            f"the best epoch on val ({details['best_epoch']}) is shipped. "
+            "Rebuild: python -m core.build_models digits"
+        ),
+        notes=(
+            "One digit, light or dark ink, prepared the MNIST way (InputSpec kind 'digit'). "
+            "Trained on scikit-learn's small digits only: clean drawings are read less surely "
+            "than the test set."
+        ),
+    )
+    return ship_model(model, card, out_dir)
+
+
+BUILDERS: dict[str, Callable[[Path], ModelCard]] = {
+    "animals": build_animals,
+    "digits": build_digits,
+}
 
 
 def main(argv: list[str] | None = None) -> None:

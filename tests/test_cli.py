@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import core
+from core.experiments import list_experiments
 from core.runs import RunStore
 from core.train import main, parse_overrides
 
@@ -35,9 +36,11 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 def test_list_prints_one_line_per_experiment_name_first():
     result = cli("--list")
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert [line.split("\t")[0] for line in lines] == [f"loan_exp{i}" for i in range(1, 6)]
-    assert all(line.split("\t")[1].startswith("Loan default, Exp") for line in lines)
+    names = [line.split("\t")[0] for line in result.stdout.splitlines()]
+    descriptions = dict(line.split("\t") for line in result.stdout.splitlines())
+    assert sorted(names) == sorted(experiment.name for experiment in list_experiments())
+    assert {f"loan_exp{i}" for i in range(1, 6)} | {"digits_plain", "digits_all"} <= set(names)
+    assert descriptions["loan_exp1"].startswith("Loan default, Exp 1")
 
 
 def test_a_run_prints_its_json_summary_and_lands_in_the_store(db):
@@ -64,7 +67,7 @@ def test_a_run_prints_its_json_summary_and_lands_in_the_store(db):
         (["loan_exp1", "--epochs", "two"], "epochs: 'two' is not a valid int"),
         (["loan_exp1", "--hiden", "8"], "unknown config key\\(s\\) hiden"),
         (["loan_exp1", "stray"], "expected --key value, got 'stray'"),
-        (["loan_exp9"], "unknown experiment 'loan_exp9'; registered: loan_exp1"),
+        (["loan_exp9"], "unknown experiment 'loan_exp9'; registered: .*loan_exp1"),
         (["loan_exp1", "--sweep"], "loan_exp1 has no default grid"),
         (["loan_exp4", "--grid", "dropout"], "is not of the form key=value1,value2"),
         (["loan_exp4", "--grid", "dropout=0.1,1.5"], r"dropout must be in \[0, 1\)"),

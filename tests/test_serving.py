@@ -13,6 +13,7 @@ import torch
 from sklearn.datasets import load_digits
 
 from core.backbones import create_backbone
+from core.images import drawing_to_image, load_image
 from core.paths import REPO_ROOT
 from core.preprocess import InputSpec, prepare_batch
 from core.serving import ModelCard, ModelFileError, OnnxClassifier, load_model, ship_model
@@ -165,3 +166,19 @@ def test_classify_cli_json(tmp_path):
     assert corrupt_result["image"] == str(corrupt)
     assert "corrupt.jpg" in corrupt_result["error"]
     assert "Traceback" not in completed.stderr
+
+
+def test_the_shipped_digits_model_reads_most_user_style_drawings():
+    """Digits drawn the way users draw them (tests/drawn_digits, not training data).
+
+    The issue's goal is 90 %; the shipped model reads 124 of 140 (88.6 %) today, so this guards
+    that level against regressions while the goal is still open.
+    """
+    model = load_model("digits")
+    drawings = sorted((REPO_ROOT / "tests" / "drawn_digits").glob("*.png"))
+    assert len(drawings) >= 100
+    right = sum(
+        model.top_k(drawing_to_image(np.asarray(load_image(path))), k=1)[0][0] == path.name[0]
+        for path in drawings
+    )
+    assert right / len(drawings) >= 0.85

@@ -1,0 +1,88 @@
+"""The registered image experiments: configs, data checks and one tiny sweep over the recipes."""
+
+import pytest
+import torch
+
+from core.engine import RECIPES
+from core.experiments import get_experiment
+from core.experiments.images import (
+    DATA_SETS,
+    RECIPE_LABELS,
+    RECIPE_SUFFIXES,
+    experiment_names,
+)
+from core.image_data import FASHION_MNIST_DIR
+from core.image_report import main
+from core.sweeps import plan_sweep, sweep_results
+
+NAMES = [name for prefix in DATA_SETS for name in experiment_names(prefix)]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: on a busy 2-core machine it trains several times faster than two."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_every_data_set_has_the_four_recipes_a_to_d():
+    assert len(NAMES) == 4 * len(DATA_SETS)
+    assert {"digits_plain", "digits_unfreeze_lr", "digits_augment", "digits_all"} <= set(NAMES)
+    assert {"fashion_plain", "fashion_all"} <= set(NAMES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_experiment_builds_its_config_and_sweeps_all_four_recipes(name):
+    experiment = get_experiment(name)
+    config = experiment.make_config()
+    assert config.recipe == RECIPE_SUFFIXES[name.split("_", 1)[1]]
+    assert config.backbone == "efficientnet_lite0" and config.pretrained
+    assert (experiment.metric, experiment.selection_metric) == ("accuracy", "val_accuracy")
+    assert experiment.grid == {"recipe": tuple(RECIPES)}
+    recipes = [point["recipe"] for point in plan_sweep(name, {})]
+    assert recipes == list(RECIPES)
+
+
+@pytest.mark.parametrize("name", ["mnist_plain", "afhq_all"])
+def test_check_data_explains_a_missing_data_folder(name, tmp_path):
+    with pytest.raises(ValueError, match=r"IDX files|kaggle\.com"):
+        get_experiment(name).checked_config({"data_root": str(tmp_path / "missing")})
+
+
+def test_check_data_accepts_the_built_in_digits():
+    get_experiment("digits_all").checked_config()
+
+
+@pytest.mark.skipif(
+    not FASHION_MNIST_DIR.is_dir(),
+    reason="the Debian package dataset-fashion-mnist is not installed",
+)
+def test_check_data_accepts_fashion_mnist_from_the_debian_package():
+    get_experiment("fashion_plain").checked_config()
+
+
+def test_a_quick_report_sweeps_the_four_recipes_and_writes_every_part(store, tmp_path):
+    out = tmp_path / "report"
+    quick = ["--epochs", "1", "--limit-train", "40", "--db", str(store.path), "--out", str(out)]
+    assert main(["--data", "digits", *quick]) == 0
+    runs = sorted(store.list(), key=lambda run: run.id)
+    assert [run.config["recipe"] for run in runs] == list(RECIPES)
+    assert {run.status for run in runs} == {"done"}
+    results = sweep_results(store, runs[0].sweep_id)  # one sweep over `recipe`
+    assert results["recipe"].tolist() == list(RECIPES) and results["best"].sum() == 1
+    # (b) and (d) start with the head alone; (a) and (c) train all stages from the start
+    first = {run.config["recipe"]: store.metrics(run.id)["trainable_stages"][0] for run in runs}
+    assert first["unfreeze+lr"] == first["all"] == 1
+    assert first["plain"] == first["augment"] == runs[0].details["n_stages"]
+
+    text = (out / "README.md").read_text()
+    for label in RECIPE_LABELS.values():
+        assert f"| {label}" in text
+    for image in ("curves.png", "confusion.png", "examples.png"):
+        assert (out / image).stat().st_size > 5_000
+        assert f"({image})" in text
+    conclusions = text.split("## Conclusions")[1]
+    assert conclusions.count("\n- ") == 5
+    assert "goal of 99% test accuracy" in conclusions
