@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint report bench models install install-dev
+.PHONY: run test lint report image-report bench models install install-dev
 
 install:
 	VENV=$(VENV) scripts/install.sh
@@ -25,8 +25,12 @@ lint: install-dev
 report: install
 	$(PY) -m core.loan_report
 
+image-report: install
+	OMP_NUM_THREADS=1 $(PY) -m core.image_report --data digits
+
 bench: install
 	$(PY) -m benchmarks.bench_training
+	$(PY) -m benchmarks.bench_onnx
 
 models: install
 	$(PY) -m core.build_models $(MODELS)

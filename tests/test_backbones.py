@@ -90,12 +90,12 @@ def test_output_shape(name, in_chans):
 def test_grayscale_stem_sums_the_pretrained_rgb_filters(lite0):
     gray = create_backbone("efficientnet_lite0", pretrained=True, num_classes=10, in_chans=1)
     torch.testing.assert_close(gray.conv_stem.weight, lite0.conv_stem.weight.sum(1, keepdim=True))
-    # A gray image gives the same features as its RGB copy.
-    image = torch.rand(1, 1, 64, 64)
+    # A gray image gives the same features as its RGB copy, up to float32 summation order.
+    image = torch.rand(1, 1, 64, 64, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         features = gray.eval().forward_features(image)
         rgb_features = lite0.forward_features(image.expand(-1, 3, -1, -1))
-    torch.testing.assert_close(features, rgb_features)
+    torch.testing.assert_close(features, rgb_features, atol=1e-4, rtol=1e-4)
 
 
 @pytest.mark.parametrize("name", list_backbones())
