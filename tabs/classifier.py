@@ -4,7 +4,7 @@ import gradio as gr
 
 from core.images import ImageInputError, drawing_to_image, load_image
 from core.paths import REPO_ROOT
-from core.serving import list_models, load_model
+from core.serving import MODELS_DIR, ModelCard, list_models, load_model
 from tabs.pending import pending
 
 TITLE = "Classifier"
@@ -24,8 +24,11 @@ new MutationObserver((_, observer) => {
 
 
 def card_markdown(model_name: str) -> str:
-    """The model card as a few lines: what it knows, what it was trained on, how well it does."""
-    card = load_model(model_name).card
+    """The model card as a few lines: what it knows, what it was trained on, how well it does.
+
+    Read from the JSON alone: the ONNX session is only created at the first prediction.
+    """
+    card = ModelCard.load(MODELS_DIR / f"{model_name}.json")
     metrics = ", ".join(f"{name} {value:.4g}" for name, value in card.metrics.items())
     return (
         f"**Model `{card.name}`** · classes: {', '.join(card.classes)} · "
@@ -43,10 +46,22 @@ def top_classes(model_name: str, to_image, value) -> dict[str, float]:
         raise gr.Error(str(error)) from None
 
 
+def shipped(model_name: str, heading: str) -> bool:
+    """Show the panel's heading; say so and return False when the model is not shipped."""
+    gr.Markdown(f"### {heading}")
+    if model_name in list_models():
+        return True
+    pending(f"The {model_name} model is not in models/ yet: `make models` builds it.")
+    return False
+
+
+def card_accordion(model_name: str) -> None:
+    with gr.Accordion("Model card", open=False):
+        gr.Markdown(card_markdown(model_name))
+
+
 def digits_panel() -> None:
-    gr.Markdown("### Draw a digit")
-    if "digits" not in list_models():
-        pending("The digits model is not in models/ yet: `make models` builds it.")
+    if not shipped("digits", "Draw a digit"):
         return
     sketch = gr.Sketchpad(
         type="numpy",
@@ -60,8 +75,7 @@ def digits_panel() -> None:
     )
     button = gr.Button("Recognise", variant="primary", elem_id="recognise-digit")
     label = gr.Label(num_top_classes=TOP_K, label="Digit", elem_id="digit-label")
-    with gr.Accordion("Model card", open=False):
-        gr.Markdown(card_markdown("digits"))
+    card_accordion("digits")
     button.click(
         lambda drawing: top_classes("digits", drawing_to_image, drawing),
         sketch,
@@ -71,9 +85,7 @@ def digits_panel() -> None:
 
 
 def animals_panel() -> None:
-    gr.Markdown("### Cat, dog or wild?")
-    if "animals" not in list_models():
-        pending("The animals model is not in models/ yet: `make models` builds it.")
+    if not shipped("animals", "Cat, dog or wild?"):
         return
     photo = gr.Image(
         type="filepath",
@@ -84,8 +96,7 @@ def animals_panel() -> None:
     gr.Examples(EXAMPLES, inputs=photo, label="Examples (a cat, a cheetah, a lion)")
     button = gr.Button("Classify", variant="primary", elem_id="classify-animal")
     label = gr.Label(num_top_classes=TOP_K, label="Animal", elem_id="animal-label")
-    with gr.Accordion("Model card", open=False):
-        gr.Markdown(card_markdown("animals"))
+    card_accordion("animals")
 
     def classify(path):
         if path is None:
