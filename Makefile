@@ -33,4 +33,4 @@ bench: install
 	$(PY) -m benchmarks.bench_onnx
 
 models: install
-	$(PY) -m core.build_models $(MODELS)
+	$(PY) -m core.build_models $(MODELS) $(if $(AFHQ_DIR),--afhq-dir $(AFHQ_DIR))

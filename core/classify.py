@@ -1,6 +1,9 @@
-"""Classify image files with a shipped model, from the command line.
+"""Classify image files with a shipped or trained model, from the command line.
 
     python -m core.classify IMAGE [IMAGE ...] --model NAME [--top-k K] [--json]
+
+NAME is a shipped model (`digits`, `animals`), an .onnx file with its card beside it, or
+`run:ID`, the model a run of the run store trained (exported to ONNX at first use).
 
 Images are read and prepared exactly as the app's Classifier tab does (`load_image`, then the
 model card's `InputSpec`). `--json` prints one object:
@@ -13,7 +16,8 @@ import json
 import sys
 
 from core.images import ImageInputError, load_image
-from core.serving import ModelFileError, OnnxClassifier, load_model
+from core.run_models import load_any_model
+from core.serving import ModelFileError, OnnxClassifier
 
 
 def classify_files(classifier: OnnxClassifier, paths: list[str], k: int) -> list[dict]:
@@ -44,15 +48,15 @@ def format_table(results: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Classify images with a shipped ONNX model.")
     parser.add_argument("images", nargs="+", metavar="IMAGE")
-    parser.add_argument("--model", required=True, help="a shipped model name or an .onnx path")
+    parser.add_argument("--model", required=True, help="shipped model name, .onnx path or run:ID")
     parser.add_argument("--top-k", type=int, default=3)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     if args.top_k < 1:
         parser.error("--top-k must be at least 1")
     try:
-        classifier = load_model(args.model)
-    except (KeyError, FileNotFoundError, ModelFileError) as error:
+        classifier = load_any_model(args.model)
+    except (KeyError, ValueError, FileNotFoundError, ModelFileError) as error:
         parser.error(error.args[0])  # the message alone (str() of a KeyError adds quotes)
     results = classify_files(classifier, args.images, args.top_k)
     if args.json:

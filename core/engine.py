@@ -133,7 +133,11 @@ class ImageTrainConfig:
         default=0, metadata={"help": "stop after this many epochs without a better val (0: off)"}
     )
     seed: int = field(
-        default=0, metadata={"help": "seed of the split, the initialisation and the batches"}
+        default=0, metadata={"help": "seed of the initialisation, the batches and augmentation"}
+    )
+    split_seed: int = field(
+        default=0,
+        metadata={"help": "seed of the train/val/test split: keep it fixed to compare seeds"},
     )
     device: str = field(
         default="auto",
@@ -453,10 +457,10 @@ def prepare_pictures(
 def prepare_data(config: ImageTrainConfig) -> PreparedData:
     """Load the data set, split it, and prepare every split's pictures once, as [0, 1] tensors."""
     dataset = load_image_dataset(config.data, config.data_root or None)
-    index = dataset_splits(dataset, seed=config.seed)
+    index = dataset_splits(dataset, seed=config.split_seed)
     if config.limit_train:
         index["train"] = stratified_subset(
-            index["train"], dataset.labels, config.limit_train, config.seed
+            index["train"], dataset.labels, config.limit_train, config.split_seed
         )
     spec = input_spec(DATA_SOURCES[config.data].kind, config.input_size, config.pretrained)
     unit = replace(spec, mean=(0.0,) * spec.channels, std=(1.0,) * spec.channels)

@@ -1,16 +1,20 @@
 """The image-classifier report: the four recipes (a)-(d) on one data set, with numbers and plots.
 
-    python -m core.image_report --data digits [--seeds 0 1 2] [--out reports/image_digits]
+    python -m core.image_report --data digits [--seeds 0 1 2] [--extra digits_cnn]
+    python -m core.image_report --data fashion --runs 12 13 14 15 16   (report on finished runs)
 
 One sweep over `recipe` per seed runs (a) plain, (b) + gradual unfreezing and adaptive lr,
-(c) + iterative augmentation and (d) all, into the run store (so the Training tab shows them),
-then README.md gets a results table, overlaid loss and accuracy curves, the confusion matrix of
-the best model (chosen on validation), example test images and conclusions computed from the
-numbers. On a busy 2-core machine, OMP_NUM_THREADS=1 trains several times faster.
+(c) + iterative augmentation and (d) all, into the run store (so the Training tab shows them);
+`--extra` adds other experiments (e.g. the from-scratch CNN) with the same seeds. README.md then
+gets a results table, overlaid loss and accuracy curves, the confusion matrix of the best model
+(chosen on validation), example test images and conclusions computed from the numbers. On a
+busy 2-core machine, OMP_NUM_THREADS=1 trains several times faster.
 """
 
 import argparse
+import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +22,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.metrics import confusion_matrix
 
-from core.engine import RECIPES
 from core.experiments import get_experiment
-from core.experiments.images import DATA_SETS, RECIPE_LABELS
+from core.experiments.images import DATA_SETS, RECIPE_LABELS, RECIPE_SUFFIXES
 from core.image_data import load_image_dataset
 from core.paths import REPO_ROOT, default_db_path
 from core.runs import Run, RunStore
@@ -44,6 +47,21 @@ def run_recipes(store: RunStore, prefix: str, seed: int, values: dict) -> list[i
     return run_ids
 
 
+def run_label(run: Run) -> str:
+    """(a)-(d) for the four recipes' experiments, else the experiment's name."""
+    if run.experiment.endswith(tuple(f"_{suffix}" for suffix in RECIPE_SUFFIXES)):
+        return RECIPE_LABELS[run.config["recipe"]]
+    return f"{run.experiment} ({run.config['backbone']}, from scratch)"
+
+
+def run_extra(store: RunStore, name: str, seed: int, values: dict) -> int:
+    """One run of experiment `name` with `seed`; returns its id."""
+    config = get_experiment(name).make_config({**values, "seed": seed})
+    run_id = store.create(name, asdict(config))
+    execute_with_progress_bar(store, run_id, f"{name} seed {seed}")
+    return run_id
+
+
 def run_rows(store: RunStore, run_ids: list[int]) -> pd.DataFrame:
     """One row per finished run: its recipe, seed and results."""
     rows = []
@@ -56,6 +74,7 @@ def run_rows(store: RunStore, run_ids: list[int]) -> pd.DataFrame:
         rows.append(
             {
                 "run": run_id,
+                "label": run_label(run),
                 "recipe": run.config["recipe"],
                 "seed": run.config["seed"],
                 "backbone": run.config["backbone"],
@@ -78,13 +97,12 @@ def _mean_sd(values: pd.Series, scale: float, digits: int) -> str:
 
 
 def results_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per recipe: mean (± sd over seeds) of the best checkpoint's numbers."""
+    """Per configuration: mean (± sd over seeds) of the best checkpoint's numbers."""
     table = []
-    for recipe in RECIPES:
-        group = rows[rows["recipe"] == recipe]
+    for label, group in rows.groupby("label", sort=False):
         table.append(
             {
-                "recipe": RECIPE_LABELS[recipe],
+                "configuration": label,
                 "backbone": group["backbone"].iloc[0],
                 "val acc, %": _mean_sd(group["val_accuracy"], 100, 2),
                 "test acc, %": _mean_sd(group["test_accuracy"], 100, 2),
@@ -98,13 +116,13 @@ def results_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def plot_curves(store: RunStore, runs: dict[str, int], path: Path) -> None:
-    """Loss (train and val) and accuracy (train and val) of each recipe, overlaid."""
+    """Loss (train and val) and accuracy (train and val) of each configuration, overlaid."""
     figure = Figure(figsize=(11, 3.8), layout="tight")
     loss_axis, accuracy_axis = figure.subplots(1, 2)
-    for (recipe, run_id), colour in zip(runs.items(), ("C0", "C1", "C2", "C3"), strict=True):
-        history = store.metrics(run_id)
+    for index, (name, run_id) in enumerate(runs.items()):
+        history, colour = store.metrics(run_id), f"C{index}"
         for split, style in (("train", ":"), ("val", "-")):
-            label = f"{RECIPE_LABELS[recipe].split(' ')[0]} {recipe}, {split}"
+            label = f"{name.split(' (')[0]}, {split}"
             loss_axis.plot(history["epoch"], history[f"{split}_loss"], style, c=colour, label=label)
             accuracy_axis.plot(
                 history["epoch"], history[f"{split}_accuracy"], style, c=colour, label=label
@@ -160,22 +178,22 @@ def conclusions(
     prefix: str, rows: pd.DataFrame, best: pd.Series, matrix: np.ndarray, classes: list[str]
 ) -> list[str]:
     """Sentences drawn from the measured numbers, so they stay true when the report is rerun."""
-    means = rows.groupby("recipe")[["val_accuracy", "test_accuracy", "epoch_time_s"]].mean()
+    means = rows.groupby("label")[["val_accuracy", "test_accuracy", "epoch_time_s"]].mean()
     seeds = rows["seed"].nunique()
     n_test = int(rows["n_test"].iloc[0])
-    spread = rows.groupby("recipe")["test_accuracy"].std().mean() if seeds > 1 else None
+    spread = rows.groupby("label")["test_accuracy"].std().mean() if seeds > 1 else None
     lines = [
-        f"Chosen on validation, the best model is {RECIPE_LABELS[best['recipe']]} (seed "
+        f"Chosen on validation, the best model is {best['label']} (seed "
         f"{best['seed']}, run {best['run']}): val accuracy {best['val_accuracy']:.2%}, test "
         f"accuracy {best['test_accuracy']:.2%}, test macro-F1 {best['test_macro_f1']:.2%}."
     ]
     if prefix in GOALS:
         goal = GOALS[prefix]
-        top = means["test_accuracy"].idxmax()
-        reached = "reaches" if means.loc[top, "test_accuracy"] >= goal else "falls short of"
+        reached = "reaches" if best["test_accuracy"] >= goal else "falls short of"
         lines.append(
-            f"The best recipe on test, {RECIPE_LABELS[top]}, {reached} the goal of {goal:.0%} "
-            f"test accuracy with {means.loc[top, 'test_accuracy']:.2%}"
+            f"The model chosen on validation {reached} the goal of {goal:.0%} test accuracy "
+            f"with {best['test_accuracy']:.2%}; the best configuration on test is "
+            f"{means['test_accuracy'].idxmax()} with {means['test_accuracy'].max():.2%}"
             + (f" (mean of {seeds} seeds)." if seeds > 1 else ".")
         )
     noise = (
@@ -184,19 +202,26 @@ def conclusions(
         else f"one test image is {1 / n_test:.2%} of the {n_test} test images, and with one "
         "seed a difference of a few images is within chance"
     )
-    gain = means["test_accuracy"] - means.loc["plain", "test_accuracy"]
-    effects = [f"{RECIPE_LABELS[name]} {gain[name] * 100:+.2f}" for name in list(RECIPES)[1:]]
+    plain = RECIPE_LABELS["plain"]
+    gain = means["test_accuracy"] - means.loc[plain, "test_accuracy"]
+    effects = [f"{name} {gain[name] * 100:+.2f}" for name in means.index if name != plain]
     lines.append(
         "Test accuracy against (a) plain fine-tuning, in percentage points: "
         + "; ".join(effects)
         + f". For scale: {noise}."
     )
-    time_ratio = means["epoch_time_s"] / means.loc["plain", "epoch_time_s"]
+    time_ratio = means["epoch_time_s"] / means.loc[plain, "epoch_time_s"]
     lines.append(
-        f"Time per epoch against plain: gradual unfreezing {time_ratio['unfreeze+lr']:.0%} "
-        "(frozen stages need no backward pass, so the early epochs are fast), iterative "
-        f"augmentation {time_ratio['augment']:.0%} (each picture is transformed on its own, "
+        "Time per epoch against plain: gradual unfreezing "
+        f"{time_ratio[RECIPE_LABELS['unfreeze+lr']]:.0%} (frozen stages need no backward pass, "
+        "so the early epochs are fast), iterative augmentation "
+        f"{time_ratio[RECIPE_LABELS['augment']]:.0%} (each picture is transformed on its own, "
         "on the CPU)."
+        + "".join(
+            f" {name}: {time_ratio[name]:.0%}."
+            for name in means.index
+            if name not in RECIPE_LABELS.values()
+        )
     )
     off_diagonal = matrix - np.diag(np.diag(matrix))
     if off_diagonal.sum() == 0:
@@ -213,7 +238,7 @@ def conclusions(
 
 
 def write_report(
-    store: RunStore, prefix: str, run_ids: list[int], out: Path, seconds: float
+    store: RunStore, prefix: str, run_ids: list[int], out: Path, seconds: float, command: str
 ) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     rows = run_rows(store, run_ids)
@@ -227,11 +252,11 @@ def write_report(
     )
     first_seed = rows[rows["seed"] == rows["seed"].iloc[0]]
     plot_curves(
-        store, dict(zip(first_seed["recipe"], first_seed["run"], strict=True)), out / "curves.png"
+        store, dict(zip(first_seed["label"], first_seed["run"], strict=True)), out / "curves.png"
     )
     plot_confusion(matrix, classes, out / "confusion.png")
     plot_examples(best_run, predictions, out / "examples.png")
-    config = best_run.config
+    config = store.get(int(rows[rows["recipe"] == "plain"]["run"].iloc[0])).config
     seeds = ", ".join(map(str, sorted(rows["seed"].unique())))
     text = [
         f"# Image classifier: four fine-tuning recipes on {prefix}",
@@ -248,9 +273,9 @@ def write_report(
         "or random erasing); (d) does both. Each run keeps its best epoch by val accuracy; "
         "the test numbers are that checkpoint's.",
         "",
-        f"Seeds: {seeds}. Regenerate with `python -m core.image_report --data {prefix} --seeds "
-        f"{seeds}`: {seconds / 60:.1f} min for all {len(rows)} runs on the machine that wrote "
-        "this (2 CPU cores shared with other work; times are wall-clock).",
+        f"Seeds: {seeds}. Regenerate with `{command}`: {seconds / 60:.1f} min for all "
+        f"{len(rows)} runs on the machine that wrote this (2 CPU cores shared with other work; "
+        "times are wall-clock).",
         "",
         "## Results",
         "",
@@ -261,7 +286,7 @@ def write_report(
         f"Curves of seed {rows['seed'].iloc[0]}: dotted train (on the augmented batches, as the "
         "model was while training), solid val.",
         "",
-        f"## The best model (run {best['run']}, {RECIPE_LABELS[best['recipe']]})",
+        f"## The best model (run {best['run']}, {best['label']})",
         "",
         "![confusion matrix](confusion.png)",
         "",
@@ -286,17 +311,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-root", default="", help="folder of MNIST or AFHQ")
     parser.add_argument("--epochs", type=int, default=None, help="override (for a quick check)")
     parser.add_argument("--limit-train", type=int, default=0, help="train on fewer pictures")
+    parser.add_argument("--extra", nargs="*", default=[], help="other experiments to compare")
+    parser.add_argument("--runs", type=int, nargs="*", help="report on these finished runs")
     args = parser.parse_args(argv)
     values = {"data_root": args.data_root, "limit_train": args.limit_train}
     if args.epochs is not None:
         values["epochs"] = args.epochs
     store = RunStore(args.db or default_db_path())
     started = time.monotonic()
-    run_ids = [
-        run_id for seed in args.seeds for run_id in run_recipes(store, args.data, seed, values)
-    ]
+    if args.runs:
+        run_ids = args.runs
+        seconds = sum(store.get(run_id).duration_s or 0 for run_id in run_ids)
+    else:
+        run_ids = [
+            run_id
+            for seed in args.seeds
+            for run_id in run_recipes(store, args.data, seed, values)
+            + [run_extra(store, name, seed, values) for name in args.extra]
+        ]
+        seconds = time.monotonic() - started
+    command = "python -m core.image_report " + " ".join(argv if argv is not None else sys.argv[1:])
     out = Path(args.out) if args.out else REPO_ROOT / "reports" / f"image_{args.data}"
-    path = write_report(store, args.data, run_ids, out, time.monotonic() - started)
+    path = write_report(store, args.data, run_ids, out, seconds, command)
     print(f"wrote {path}")
     return 0
 

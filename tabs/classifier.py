@@ -1,10 +1,11 @@
-"""Classifier tab: draw a digit or show an animal photo; the shipped ONNX models answer."""
+"""Classifier tab: draw a digit or show an animal photo; a shipped or trained ONNX model answers."""
 
 import gradio as gr
 
 from core.images import ImageInputError, drawing_to_image, load_image
 from core.paths import REPO_ROOT
-from core.serving import MODELS_DIR, ModelCard, list_models, load_model
+from core.run_models import RUN_PREFIX, list_run_models, load_any_model
+from core.serving import MODELS_DIR, ModelCard, list_models
 from tabs.pending import pending
 
 TITLE = "Classifier"
@@ -23,12 +24,8 @@ new MutationObserver((_, observer) => {
 """
 
 
-def card_markdown(model_name: str) -> str:
-    """The model card as a few lines: what it knows, what it was trained on, how well it does.
-
-    Read from the JSON alone: the ONNX session is only created at the first prediction.
-    """
-    card = ModelCard.load(MODELS_DIR / f"{model_name}.json")
+def card_markdown(card: ModelCard) -> str:
+    """The model card as a few lines: what it knows, what it was trained on, how well it does."""
     metrics = ", ".join(f"{name} {value:.4g}" for name, value in card.metrics.items())
     return (
         f"**Model `{card.name}`** · classes: {', '.join(card.classes)} · "
@@ -38,12 +35,29 @@ def card_markdown(model_name: str) -> str:
     )
 
 
-def top_classes(model_name: str, to_image, value) -> dict[str, float]:
+def model_card(choice: str) -> str:
+    """The chosen model's card. A shipped card is read from its JSON alone (the ONNX session is
+    created at the first prediction); a run's model is exported to ONNX here, once."""
+    if not choice.startswith(RUN_PREFIX):
+        return card_markdown(ModelCard.load(MODELS_DIR / f"{choice}.json"))
+    try:
+        return card_markdown(load_any_model(choice).card)
+    except (KeyError, ValueError) as error:
+        raise gr.Error(error.args[0]) from None
+
+
+def model_choices(shipped_name: str, kinds: tuple[str, ...]) -> list[tuple[str, str]]:
+    """The shipped model first, then the run store's trained models that take these inputs."""
+    runs = [model for model in list_run_models() if model.input_kind in kinds]
+    return [(f"{shipped_name} (shipped)", shipped_name)] + [(m.label, m.key) for m in runs]
+
+
+def top_classes(choice: str, to_image, value) -> dict[str, float]:
     """The model's top classes for a user's input, or a UI error that says what is wrong."""
     try:
-        return dict(load_model(model_name).top_k(to_image(value), k=TOP_K))
-    except ImageInputError as error:
-        raise gr.Error(str(error)) from None
+        return dict(load_any_model(choice).top_k(to_image(value), k=TOP_K))
+    except (ImageInputError, KeyError, ValueError) as error:
+        raise gr.Error(error.args[0]) from None
 
 
 def shipped(model_name: str, heading: str) -> bool:
@@ -55,9 +69,28 @@ def shipped(model_name: str, heading: str) -> bool:
     return False
 
 
-def card_accordion(model_name: str) -> None:
+def model_picker(shipped_name: str, kinds: tuple[str, ...], elem_id: str) -> gr.Dropdown:
+    """A model choice (shipped or trained in the run store), a refresh button and the card."""
+    with gr.Row():
+        picker = gr.Dropdown(
+            model_choices(shipped_name, kinds),
+            value=shipped_name,
+            label="Model",
+            info="the shipped model, or one you trained in the Training tab",
+            elem_id=elem_id,
+            scale=4,
+        )
+        refresh = gr.Button("Refresh list", size="sm", scale=1, elem_id=f"{elem_id}-refresh")
     with gr.Accordion("Model card", open=False):
-        gr.Markdown(card_markdown(model_name))
+        card = gr.Markdown(model_card(shipped_name))
+    refresh.click(
+        lambda: gr.Dropdown(choices=model_choices(shipped_name, kinds)),
+        None,
+        picker,
+        api_name=f"{elem_id.replace('-', '_')}_refresh",
+    )
+    picker.change(model_card, picker, card, api_name=f"{elem_id.replace('-', '_')}_card")
+    return picker
 
 
 def digits_panel() -> None:
@@ -75,10 +108,10 @@ def digits_panel() -> None:
     )
     button = gr.Button("Recognise", variant="primary", elem_id="recognise-digit")
     label = gr.Label(num_top_classes=TOP_K, label="Digit", elem_id="digit-label")
-    card_accordion("digits")
+    picker = model_picker("digits", ("digit",), "digit-model")
     button.click(
-        lambda drawing: top_classes("digits", drawing_to_image, drawing),
-        sketch,
+        lambda drawing, choice: top_classes(choice, drawing_to_image, drawing),
+        [sketch, picker],
         label,
         api_name="recognise_digit",
     )
@@ -96,21 +129,22 @@ def animals_panel() -> None:
     gr.Examples(EXAMPLES, inputs=photo, label="Examples (a cat, a cheetah, a lion)")
     button = gr.Button("Classify", variant="primary", elem_id="classify-animal")
     label = gr.Label(num_top_classes=TOP_K, label="Animal", elem_id="animal-label")
-    card_accordion("animals")
+    picker = model_picker("animals", ("rgb", "gray"), "photo-model")
 
-    def classify(path):
+    def classify(path, choice):
         if path is None:
             raise gr.Error("Upload a photo, take one with the webcam, or pick an example first.")
-        return top_classes("animals", load_image, path)
+        return top_classes(choice, load_image, path)
 
-    button.click(classify, photo, label, api_name="classify_animal")
+    button.click(classify, [photo, picker], label, api_name="classify_animal")
 
 
 def build() -> None:
     gr.Markdown(
         "Two ONNX models served by ONNX Runtime: a digit recogniser for your drawings and an "
         "animal-face classifier (cat / dog / wild) for photos. The cards say what each was "
-        "trained on and how well it does."
+        "trained on and how well it does. Models you train in the Training tab (image "
+        "experiments) appear in each panel's model list, exported to ONNX at first use."
     )
     with gr.Row():
         with gr.Column():

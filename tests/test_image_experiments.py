@@ -63,11 +63,20 @@ def test_check_data_accepts_fashion_mnist_from_the_debian_package():
     get_experiment("fashion_plain").checked_config()
 
 
+@pytest.mark.parametrize("name", ["digits_cnn", "fashion_cnn"])
+def test_the_from_scratch_cnns_augment_iteratively_without_pretrained_weights(name):
+    config = get_experiment(name).make_config()
+    assert (config.backbone, config.pretrained, config.input_size) == ("small_cnn", False, 28)
+    assert config.augment_schedule and not config.gradual_unfreeze
+
+
 def test_a_quick_report_sweeps_the_four_recipes_and_writes_every_part(store, tmp_path):
     out = tmp_path / "report"
     quick = ["--epochs", "1", "--limit-train", "40", "--db", str(store.path), "--out", str(out)]
-    assert main(["--data", "digits", *quick]) == 0
+    assert main(["--data", "digits", *quick, "--extra", "digits_cnn"]) == 0
     runs = sorted(store.list(), key=lambda run: run.id)
+    assert [run.experiment for run in runs[4:]] == ["digits_cnn"]
+    runs = runs[:4]
     assert [run.config["recipe"] for run in runs] == list(RECIPES)
     assert {run.status for run in runs} == {"done"}
     results = sweep_results(store, runs[0].sweep_id)  # one sweep over `recipe`
@@ -83,6 +92,17 @@ def test_a_quick_report_sweeps_the_four_recipes_and_writes_every_part(store, tmp
     for image in ("curves.png", "confusion.png", "examples.png"):
         assert (out / image).stat().st_size > 5_000
         assert f"({image})" in text
+    assert "| digits_cnn (small_cnn, from scratch)" in text
     conclusions = text.split("## Conclusions")[1]
     assert conclusions.count("\n- ") == 5
     assert "goal of 99% test accuracy" in conclusions
+
+    # the same runs reported again, without training: the same results table
+    again = tmp_path / "again"
+    ids = [str(run.id) for run in sorted(store.list(), key=lambda run: run.id)]
+    assert (
+        main(["--data", "digits", "--runs", *ids, "--db", str(store.path), "--out", str(again)])
+        == 0
+    )
+    table = text.split("## Results")[1].split("![")[0]
+    assert (again / "README.md").read_text().split("## Results")[1].split("![")[0] == table
