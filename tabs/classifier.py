@@ -126,7 +126,7 @@ def animals_panel() -> None:
         label="An animal photo",
         elem_id="animal-photo",
     )
-    gr.Examples(EXAMPLES, inputs=photo, label="Examples (a cat, a cheetah, a lion)")
+    gr.Examples(EXAMPLES, inputs=photo, label="Examples (two cats, a dog, a cheetah, a lion)")
     button = gr.Button("Classify", variant="primary", elem_id="classify-animal")
     label = gr.Label(num_top_classes=TOP_K, label="Animal", elem_id="animal-label")
     picker = model_picker("animals", ("rgb", "gray"), "photo-model")

@@ -144,6 +144,16 @@ def test_shipped_animals_model_says_cat_for_chelsea():
     assert probs.max() > 0.9
 
 
+@pytest.mark.parametrize(
+    "photo", sorted((REPO_ROOT / "assets" / "examples").glob("*.jpg")), ids=lambda p: p.stem
+)
+def test_real_cat_dog_and_wild_animal_photos_get_their_class(photo):
+    """Photos named CLASS_*.jpg (real cats, a dog, a cheetah, a lion; see assets/README.md)."""
+    top_class, probability = load_model("animals").top_k(load_image(photo), k=1)[0]
+    assert top_class == photo.name.split("_")[0]
+    assert probability > 0.5
+
+
 def test_classify_cli_json(tmp_path):
     corrupt = tmp_path / "corrupt.jpg"
     corrupt.write_bytes(b"\xff\xd8\xff this is no JPEG")
