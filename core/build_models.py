@@ -147,7 +147,8 @@ def build_digits(
         _, spec, classes = load_trained_model(next(iter(checkpoints.values())))
     chosen = choose_on_val(evaluations)
     candidates = "; ".join(
-        f"{name}: val {splits['val'].accuracy:.2%}, test {splits['test'].accuracy:.2%}"
+        f"{name}: val loss {splits['val'].loss:.4f}, val {splits['val'].accuracy:.2%}, test "
+        f"{splits['test'].accuracy:.2%}"
         for name, splits in evaluations.items()
     )
     card = ModelCard(
@@ -168,7 +169,7 @@ def build_digits(
             f"{config.lr}, batch {config.batch_size}, {config.epochs} epochs with iterative "
             "augmentation (shifts, rotations, zoom, stroke width, then elastic distortion), "
             f"seeds {', '.join(map(str, seeds))}, each keeping its best epoch on val. "
-            f"Candidates ({candidates}); chosen on val accuracy (ties: val loss): {chosen}. "
+            f"Candidates ({candidates}); chosen on val log-loss: {chosen}. "
             "Rebuild: python -m core.build_models digits"
         ),
         notes=(

@@ -81,8 +81,8 @@ def model_picker(shipped_name: str, kinds: tuple[str, ...], elem_id: str) -> gr.
             scale=4,
         )
         refresh = gr.Button("Refresh list", size="sm", scale=1, elem_id=f"{elem_id}-refresh")
-    with gr.Accordion("Model card", open=False):
-        card = gr.Markdown(model_card(shipped_name))
+    with gr.Accordion("Model card", open=False, elem_id=f"{elem_id}-card-box"):
+        card = gr.Markdown(model_card(shipped_name), elem_id=f"{elem_id}-card")
     refresh.click(
         lambda: gr.Dropdown(choices=model_choices(shipped_name, kinds)),
         None,

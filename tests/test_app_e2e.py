@@ -4,12 +4,16 @@ The browser checks that the seven tabs render, runs Exp 1 and a sweep from the T
 sees clear messages for bad uploads; the API checks drive the same events as a script would.
 """
 
+import re
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
 from core import launcher
+from core.engine import ImageTrainConfig, train_image_classifier
+from core.execution import RunLogger
 from core.runs import RunStore
 from core.serving import list_models
 
@@ -145,3 +149,31 @@ def test_an_animal_photo_is_classified(page):
     page.locator("#animal-photo input[type=file]").set_input_files(str(photo))
     page.locator("#classify-animal").click()
     sync_api.expect(page.locator("#animal-label h2")).to_have_text("cat", timeout=30_000)
+
+
+def test_a_model_trained_in_the_run_store_can_be_chosen_and_draws_are_read_by_it(page, app_data):
+    """A digits run trained into the app's run store appears in the model list after a
+    refresh; choosing it exports it to ONNX and the drawing is read by it."""
+    config = ImageTrainConfig(
+        data="digits", backbone="small_cnn", pretrained=False, input_size=28, epochs=3,
+        limit_train=600, lr=0.005,
+    )  # fmt: skip
+    store = RunStore(app_data / "runs.sqlite")
+    run_id = store.create("digits_cnn", asdict(config))
+    train_image_classifier(config, RunLogger(store, run_id))
+    store.finish(run_id, "done")
+
+    page.get_by_role("tab", name="Classifier", exact=True).click()
+    page.locator("#digit-model-refresh").click()
+    page.locator("#digit-model input").click()
+    page.get_by_role("option", name=f"run {run_id} · digits_cnn", exact=False).click()
+    page.locator("#digit-model-card-box").get_by_text("Model card").click()
+    card = page.locator("#digit-model-card")
+    sync_api.expect(card).to_contain_text(f"run-{run_id}", timeout=60_000)
+    brush = page.locator('#digit-sketchpad button[aria-label="Brush"]')
+    if brush.get_attribute("aria-pressed") != "true":
+        brush.click()
+    draw_strokes(page, [[(0.50, 0.20), (0.50, 0.80)]])  # a one
+    page.locator("#recognise-digit").click()
+    sync_api.expect(page.locator("#digit-label h2")).to_have_text(re.compile(r"^\d$"))
+    assert (store.run_dir(run_id) / f"run-{run_id}.onnx").is_file()

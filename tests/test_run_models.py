@@ -117,13 +117,13 @@ def _evaluation(accuracy: float, loss: float) -> dict[str, Evaluation]:
     return {"val": Evaluation(loss, accuracy, accuracy, empty, empty)}
 
 
-def test_val_accuracy_chooses_and_val_loss_breaks_ties():
+def test_val_loss_chooses_and_val_accuracy_breaks_ties():
     candidates = {
         "a": _evaluation(0.99, 0.05),
-        "b": _evaluation(0.99, 0.03),
-        "c": _evaluation(0.98, 0.01),
+        "b": _evaluation(0.97, 0.02),
+        "c": _evaluation(0.98, 0.02),
     }
-    assert choose_on_val(candidates) == "b"
+    assert choose_on_val(candidates) == "c"
     with pytest.raises(ValueError, match="no candidates"):
         choose_on_val({})
 
