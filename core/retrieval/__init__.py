@@ -1,0 +1,4 @@
+"""Question-answer retrieval: corpora, metrics, retrievers (lexical, dense, fused), evaluation.
+
+`registry.RETRIEVERS` names them; `python -m core.search` is the command line.
+"""
