@@ -1,23 +1,40 @@
 """The loan-default network of seed 001 HW1: stacked Linear(h,4h) -> ReLU -> Linear(4h,h) blocks.
 
 Options add what experiments 3 and 4 ask for: BatchNorm at the block's start, a skip connection
-from the block's input to its output, and dropout inside the block (after the ReLU).
+from the block's input to its output, and dropout inside the block (after the ReLU); RMSNorm
+(`core.nn.RMSNorm`, seed 001 HW4) can take BatchNorm's place.
 """
 
 import torch
 from torch import nn
 
+from core.nn import RMSNorm
+
+
+def _norm(hidden: int, batchnorm: bool, rmsnorm: bool) -> nn.Module:
+    if batchnorm and rmsnorm:
+        raise ValueError("choose batchnorm or rmsnorm, not both")
+    if batchnorm:
+        return nn.BatchNorm1d(hidden)
+    return RMSNorm(hidden) if rmsnorm else nn.Identity()
+
 
 class Block(nn.Module):
-    """[BatchNorm] -> Linear(h, 4h) -> ReLU -> [Dropout] -> Linear(4h, h), + input if `skip`."""
+    """[BatchNorm | RMSNorm] -> Linear(h, 4h) -> ReLU -> [Dropout] -> Linear(4h, h), + input if
+    `skip`."""
 
     def __init__(
-        self, hidden: int, batchnorm: bool = False, skip: bool = False, dropout: float = 0.0
+        self,
+        hidden: int,
+        batchnorm: bool = False,
+        skip: bool = False,
+        dropout: float = 0.0,
+        rmsnorm: bool = False,
     ):
         super().__init__()
         self.skip = skip
         self.body = nn.Sequential(
-            nn.BatchNorm1d(hidden) if batchnorm else nn.Identity(),
+            _norm(hidden, batchnorm, rmsnorm),
             nn.Linear(hidden, 4 * hidden),
             nn.ReLU(),
             nn.Dropout(dropout) if dropout > 0 else nn.Identity(),
@@ -40,11 +57,12 @@ class BlockMLP(nn.Module):
         batchnorm: bool = False,
         skip: bool = False,
         dropout: float = 0.0,
+        rmsnorm: bool = False,
     ):
         super().__init__()
         self.project = nn.Linear(n_features, hidden)
         self.blocks = nn.Sequential(
-            *(Block(hidden, batchnorm, skip, dropout) for _ in range(blocks))
+            *(Block(hidden, batchnorm, skip, dropout, rmsnorm) for _ in range(blocks))
         )
         self.head = nn.Linear(hidden, 1)
 

@@ -1,11 +1,249 @@
-"""Gradient descent tab (not built yet)."""
+"""Gradient descent tab: step through GD, momentum, Nesterov, Adam and Lion on a function."""
 
-from tabs.pending import pending
+import gradio as gr
+
+from core import descent_view as view
+from core.descent import METHODS, PRESETS
 
 TITLE = "Gradient descent"
+FIRST = "L"
+FIRST_COMPARED = "bowl"  # the ill-conditioned bowl shows the methods apart
+COMPARE_LR, COMPARE_EPS = 0.02, 1e-9  # lr 0.02: below every method's stability bound there
+LATEX = [{"left": "$", "right": "$", "display": False}]
+
+EXPLANATION = """
+**Momentum vs Nesterov.** Plain gradient descent steps along the gradient at the current
+point: x ← x − lr·∇f(x). **Momentum** (heavy ball) keeps a velocity, v ← β·v + ∇f(x),
+x ← x − lr·v: steps that agree add up, steps that zig-zag across a narrow valley cancel, so it
+speeds along the valley floor. **Nesterov** first looks where the velocity is taking it and
+takes the gradient *there* (x ← x − lr·(∇f + β·v) in torch's form): it brakes before
+overshooting, so it oscillates less than momentum at the same β. On a quadratic with
+curvature L, descent is stable only for lr·L < 2 (momentum: 2(1+β), Nesterov:
+2(1+β)/(1+2β)). **Adam** divides by a running RMS of the gradient, **Lion** takes its sign:
+both step about lr per coordinate, whatever the gradient's size.
+"""
+
+
+def _start_sliders(subject: view.Subject):
+    """Start-point sliders spanning the function's ranges (y hidden for a function of x)."""
+    updates = []
+    for axis in range(2):
+        if axis < subject.function.dim:
+            low, high = subject.ranges[axis]
+            value = subject.start[axis]
+            updates.append(gr.update(minimum=low, maximum=high, value=value, visible=True))
+        else:
+            updates.append(gr.update(visible=False))
+    return updates
+
+
+def choose_function(key: str, text: str):
+    """Switching function: its start point, learning rate and slider ranges."""
+    try:
+        subject = view.resolve(key, text)
+    except ValueError as error:
+        raise gr.Error(str(error)) from None
+    return key, *_start_sliders(subject), subject.lr
+
+
+def _inputs(key, text, method, lr, momentum, log_eps, x0, y0, max_steps):
+    """The subject and the run the controls describe, or a UI error saying what is wrong."""
+    try:
+        subject = view.resolve(key, text)
+        run = view.run_method(subject, method, lr, momentum, 10.0**log_eps, (x0, y0), max_steps)
+    except ValueError as error:
+        raise gr.Error(str(error)) from None
+    return subject, run
+
+
+def descend(key, text, method, lr, momentum, log_eps, x0, y0, max_steps):
+    """Run the chosen method: summary, figure at the last step, table, and the step slider."""
+    subject, run = _inputs(key, text, method, lr, momentum, log_eps, x0, y0, max_steps)
+    return (
+        view.summary_markdown(subject, run, 10.0**log_eps),
+        view.path_figure(subject, [run], step=run.steps),
+        view.trajectory_table(subject.function, run),
+        gr.update(maximum=max(run.steps, 1), value=run.steps),
+    )
+
+
+def show_step(key, text, method, lr, momentum, log_eps, x0, y0, max_steps, step):
+    """The figure with step `step` marked (its tangent or descent direction)."""
+    subject, run = _inputs(key, text, method, lr, momentum, log_eps, x0, y0, max_steps)
+    return view.path_figure(subject, [run], step=int(step))
+
+
+def move_step(delta: int):
+    def move(key, text, method, lr, momentum, log_eps, x0, y0, max_steps, step):
+        subject, run = _inputs(key, text, method, lr, momentum, log_eps, x0, y0, max_steps)
+        step = min(max(int(step) + delta, 0), run.steps)
+        return step, view.path_figure(subject, [run], step=step)
+
+    return move
+
+
+def play_tick(key, text, method, lr, momentum, log_eps, x0, y0, max_steps, step):
+    """One frame of the animation: the next step, and the timer stops at the last one."""
+    subject, run = _inputs(key, text, method, lr, momentum, log_eps, x0, y0, max_steps)
+    step = int(step) + 1 if int(step) < run.steps else 0  # Play at the end starts over
+    figure = view.path_figure(subject, [run], step=step)
+    return step, figure, gr.Timer(active=step < run.steps)
+
+
+def compare(key, text, methods, lr, momentum, max_steps):
+    """Several methods from the function's start point with the same settings, on one figure."""
+    if not methods:
+        raise gr.Error("Tick at least one method to compare.")
+    try:
+        subject = view.resolve(key, text)
+        runs = [
+            view.run_method(subject, method, lr, momentum, COMPARE_EPS, subject.start, max_steps)
+            for method in methods
+        ]
+    except ValueError as error:
+        raise gr.Error(str(error)) from None
+    return view.path_figure(subject, runs), view.comparison_table(runs)
+
+
+def _slider(low, high, value, step, label, elem_id, **options) -> gr.Slider:
+    return gr.Slider(low, high, value=value, step=step, label=label, elem_id=elem_id, **options)
 
 
 def build() -> None:
-    pending(
-        "Gradient descent, momentum, Nesterov, Adam and Lion stepping over a function you choose."
+    gr.Markdown(
+        "Watch gradient descent and its relatives step over a function: pick a preset or type "
+        "your own in x (or x and y), move the sliders, step through the path, and compare "
+        "methods on one contour plot."
+    )
+    choices = [(preset.label, preset.key) for preset in PRESETS.values()]
+    choices.append(("Your own function (type it below)", view.CUSTOM))
+    method_choices = [(spec.label, key) for key, spec in METHODS.items()]
+    first = view.resolve(FIRST)
+    settings = {"method": "gd", "momentum": 0.9, "log_eps": -9, "max_steps": 100}
+    first_run = view.run_method(
+        first,
+        settings["method"],
+        first.lr,
+        settings["momentum"],
+        10.0 ** settings["log_eps"],
+        first.start,
+        settings["max_steps"],
+    )
+    compared = compare(FIRST_COMPARED, "", ["gd", "momentum", "nesterov"], COMPARE_LR, 0.9, 300)
+
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            function = gr.Dropdown(choices, value=FIRST, label="Function", elem_id="gd-function")
+            expression = gr.Textbox(
+                label="Your own function of x, or of x and y (Enter to use it)",
+                placeholder="e.g. x**4 - 2*x**2 + 0.5*x, or sin(x)*cos(y) + 0.1*(x^2 + y^2)",
+                max_length=200,
+                elem_id="gd-expression",
+            )
+            method = gr.Radio(method_choices, value="gd", label="Method", elem_id="gd-method")
+            lr = _slider(0.0001, 1.0, first.lr, 0.0001, "Learning rate", "gd-lr")
+            momentum = _slider(
+                0.0,
+                0.99,
+                settings["momentum"],
+                0.01,
+                "Momentum β (β₁ for Adam and Lion)",
+                "gd-momentum",
+            )
+            log_eps = _slider(
+                -12,
+                -1,
+                settings["log_eps"],
+                1,
+                "ε = 10^k: stop when |f(x_k) − f(x_k−1)| < ε",
+                "gd-eps",
+            )
+            x0 = _slider(*first.ranges[0], first.start[0], 0.01, "Start x", "gd-x0")
+            y0 = _slider(-5, 5, 0.0, 0.01, "Start y", "gd-y0", visible=False)
+            max_steps = _slider(1, 500, settings["max_steps"], 1, "Maximum steps", "gd-max-steps")
+            run_button = gr.Button("Run", variant="primary", elem_id="gd-run")
+            gr.Markdown(EXPLANATION, elem_id="gd-explanation")
+        with gr.Column(scale=2):
+            summary = gr.Markdown(
+                view.summary_markdown(first, first_run, 10.0 ** settings["log_eps"]),
+                latex_delimiters=LATEX,
+                elem_id="gd-summary",
+            )
+            plot = gr.Plot(
+                view.path_figure(first, [first_run], step=first_run.steps),
+                label="Steps",
+                elem_id="gd-plot",
+            )
+            with gr.Row():
+                previous = gr.Button("◀ Previous", size="sm", elem_id="gd-previous")
+                step = _slider(0, first_run.steps, first_run.steps, 1, "Show step", "gd-step")
+                following = gr.Button("Next ▶", size="sm", elem_id="gd-next")
+                play = gr.Button("▶ Play", size="sm", elem_id="gd-play")
+            timer = gr.Timer(0.5, active=False)
+            table = gr.Dataframe(
+                view.trajectory_table(first.function, first_run),
+                label="Trajectory",
+                interactive=False,
+                max_height=320,
+                elem_id="gd-table",
+            )
+    with gr.Accordion("Compare methods on one plot", open=True):
+        gr.Markdown(
+            "Every ticked method starts from the function's own start point with the same "
+            "learning rate, β and step limit (the function box above is shared)."
+        )
+        with gr.Row():
+            with gr.Column(scale=1, min_width=320):
+                compare_function = gr.Dropdown(
+                    choices, value=FIRST_COMPARED, label="Function", elem_id="gd-compare-function"
+                )
+                methods = gr.CheckboxGroup(
+                    method_choices,
+                    value=["gd", "momentum", "nesterov"],
+                    label="Methods",
+                    elem_id="gd-compare-methods",
+                )
+                compare_lr = _slider(
+                    0.0001, 1.0, COMPARE_LR, 0.0001, "Learning rate", "gd-compare-lr"
+                )
+                compare_momentum = _slider(
+                    0.0, 0.99, 0.9, 0.01, "Momentum β", "gd-compare-momentum"
+                )
+                compare_steps = _slider(1, 1000, 300, 1, "Maximum steps", "gd-compare-steps")
+                compare_button = gr.Button("Compare", elem_id="gd-compare")
+            with gr.Column(scale=2):
+                compare_plot = gr.Plot(compared[0], label="Trajectories", elem_id="gd-compare-plot")
+                compare_table = gr.Dataframe(
+                    compared[1], interactive=False, elem_id="gd-compare-table"
+                )
+
+    controls = [function, expression, method, lr, momentum, log_eps, x0, y0, max_steps]
+    results = [summary, plot, table, step]
+    chosen = [function, x0, y0, lr]
+    function.input(
+        choose_function, [function, expression], chosen, api_name="choose_function"
+    ).success(descend, controls, results, api_name="descend_chosen")
+    expression.submit(
+        lambda text: choose_function(view.CUSTOM, text), expression, chosen, api_name="use_function"
+    ).success(descend, controls, results, api_name="descend_typed")
+    sliders = (lr, momentum, log_eps, x0, y0, max_steps)
+    gr.on(
+        [run_button.click, method.input, *(slider.release for slider in sliders)],
+        descend,
+        controls,
+        results,
+        api_name="descend",
+    )
+    step.release(show_step, [*controls, step], plot, api_name="show_step")
+    previous.click(move_step(-1), [*controls, step], [step, plot], api_name="previous_step")
+    following.click(move_step(+1), [*controls, step], [step, plot], api_name="next_step")
+    play.click(lambda: gr.Timer(active=True), None, timer, api_name="play")
+    timer.tick(play_tick, [*controls, step], [step, plot, timer], api_name="play_tick")
+    compare_inputs = [compare_function, expression, methods, compare_lr, compare_momentum]
+    gr.on(
+        [compare_button.click, compare_function.input, methods.input],
+        compare,
+        [*compare_inputs, compare_steps],
+        [compare_plot, compare_table],
+        api_name="compare",
     )
