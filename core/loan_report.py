@@ -20,7 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from core.experiments import get_experiment
-from core.mlp import BlockMLP
+from core.experiments.loan import build_model
 from core.paths import REPO_ROOT, default_db_path
 from core.runs import RunStore
 from core.stats import bootstrap_ci
@@ -78,14 +78,7 @@ def logistic_baseline(seed: int = 0) -> float:
 
 
 def parameter_count(config: dict, n_features: int) -> int:
-    model = BlockMLP(
-        n_features,
-        config["hidden"],
-        config["blocks"],
-        config["batchnorm"],
-        config["skip"],
-        config["dropout"],
-    )
+    model = build_model(get_experiment("loan_exp1").make_config(config), n_features)
     return sum(parameter.numel() for parameter in model.parameters())
 
 

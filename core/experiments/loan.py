@@ -109,6 +109,19 @@ def check_loan_data(config: LoanConfig) -> None:
         check_binary_table(load_table(config.data), config.target)
 
 
+def build_model(config: LoanConfig, n_features: int) -> BlockMLP:
+    """The network a loan config describes."""
+    return BlockMLP(
+        n_features,
+        config.hidden,
+        config.blocks,
+        config.batchnorm,
+        config.skip,
+        config.dropout,
+        config.rmsnorm,
+    )
+
+
 def train_loan(config: LoanConfig, logger) -> None:
     """Train the block MLP on the configured data, logging every split's loss and ROC-AUC."""
     torch.manual_seed(config.seed)
@@ -134,15 +147,7 @@ def train_loan(config: LoanConfig, logger) -> None:
         )
         for split in SPLITS
     }
-    model = BlockMLP(
-        splits.n_features,
-        config.hidden,
-        config.blocks,
-        config.batchnorm,
-        config.skip,
-        config.dropout,
-        config.rmsnorm,
-    ).to(device)
+    model = build_model(config, splits.n_features).to(device)
     optimizer = OPTIMIZERS[config.optimizer](model.parameters(), config)
     scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
     loss_fn = nn.BCEWithLogitsLoss()
