@@ -31,6 +31,9 @@ image-report: install
 bench: install
 	$(PY) -m benchmarks.bench_training
 	$(PY) -m benchmarks.bench_onnx
+	$(PY) -m benchmarks.bench_retrieval
+	$(PY) -m benchmarks.bench_gradient_descent
+	$(PY) -m benchmarks.bench_quantize
 
 models: install
 	$(PY) -m core.build_models $(MODELS) $(if $(AFHQ_DIR),--afhq-dir $(AFHQ_DIR))
