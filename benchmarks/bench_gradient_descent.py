@@ -9,12 +9,11 @@ median milliseconds and each one's share of the 200 ms budget the issue sets.
 """
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 
 import torch
 
+from benchmarks.timing import median_ms
 from core import descent_view as view
 from core.descent import PRESETS
 from tabs import gradient_descent as tab
@@ -23,20 +22,15 @@ BUDGET_MS = 200.0
 WARM_UP = 2
 
 
-def median_ms(event: Callable[[], object], repeats: int) -> float:
+def event_ms(event: Callable[[], object], repeats: int) -> float:
+    """Median milliseconds of one UI event, including the JSON Gradio sends for its figures."""
+
     def once() -> None:
         for output in event():
             if hasattr(output, "to_json"):
-                output.to_json()  # Gradio sends a plotly figure as its JSON
+                output.to_json()
 
-    for _ in range(WARM_UP):
-        once()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        once()
-        times.append(time.perf_counter() - started)
-    return 1000 * statistics.median(times)
+    return median_ms(once, repeats, warm_up=WARM_UP)
 
 
 def events(key: str) -> dict[str, Callable[[], object]]:
@@ -64,7 +58,7 @@ def main() -> None:
     print(f"{'preset':<12}" + "".join(f"{name:>18}" for name in names))
     worst = 0.0
     for key in PRESETS:
-        timings = {name: median_ms(event, args.repeats) for name, event in events(key).items()}
+        timings = {name: event_ms(event, args.repeats) for name, event in events(key).items()}
         worst = max(worst, *timings.values())
         cells = "".join(f"{ms:>9.1f} ({ms / BUDGET_MS:>5.0%})" for ms in timings.values())
         print(f"{key:<12}{cells}")

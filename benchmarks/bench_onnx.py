@@ -8,30 +8,17 @@ ONNX Runtime at least 2x faster at batch 1) and the largest logit difference bet
 """
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 
 import numpy as np
 import torch
 
+from benchmarks.timing import median_ms
 from core.build_models import animals_model
 from core.serving import load_model
 
 EAGER_MODELS: dict[str, Callable[[], torch.nn.Module]] = {"animals": animals_model}
 BATCH_SIZES = (1, 32)
-WARM_UP = 3
-
-
-def median_ms(run: Callable[[], object], repeats: int) -> float:
-    for _ in range(WARM_UP):
-        run()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return 1000 * statistics.median(times)
 
 
 def main() -> None:
