@@ -34,6 +34,7 @@ bench: install
 	$(PY) -m benchmarks.bench_retrieval
 	$(PY) -m benchmarks.bench_gradient_descent
 	$(PY) -m benchmarks.bench_quantize
+	$(PY) -m benchmarks.bench_decoding
 
 models: install
 	$(PY) -m core.build_models $(MODELS) $(if $(AFHQ_DIR),--afhq-dir $(AFHQ_DIR))

@@ -1,11 +1,290 @@
-"""Decoding tab (not built yet)."""
+"""Decoding tab: greedy, sampling, temperature, top-p and beam search on a small instruct LM,
+streamed token by token, with a per-step view and the next-token distribution at any step."""
 
-from tabs.pending import pending
+import dataclasses
+
+import gradio as gr
+import pandas as pd
+
+from core.decoding import MAX_BEAMS, MAX_NEW_TOKENS, TOP_P_RULES, DecodingSettings, stream
+from core.decoding_view import beams_table, next_token_view, steps_table
+from core.lm import KNOWN_MODELS, check_prompt_text, default_model, load_lm
 
 TITLE = "Decoding"
+STRATEGY_LABELS = {
+    "greedy": "Greedy",
+    "sample": "Sampling (full distribution)",
+    "temperature": "Sampling with temperature",
+    "top_p": "Top-p (nucleus) sampling",
+    "beam": "Beam search (early stopping)",
+}
+COMPARED_BY_DEFAULT = ["greedy", "temperature", "top_p", "beam"]
+EXAMPLE_PROMPT = "Explain in two sentences why the sky is blue."
+COMPARE_COLUMNS = ["strategy", "text", "tokens", "stopped at", "tokens/s"]
+
+EXPLANATION = """
+**How the next token is chosen.** At every step the model gives a score (logit) to each of the
+~50,000 tokens of its vocabulary; softmax turns them into probabilities.
+
+- **Greedy** takes the most probable token. Deterministic, often repetitive.
+- **Sampling** draws the token from the whole distribution: varied, sometimes incoherent,
+  because the long tail of unlikely tokens together has real mass.
+- **Temperature T** divides the logits by T before softmax. T < 1 sharpens the distribution
+  (T → 0 is greedy), T > 1 flattens it (more surprising words).
+- **Top-p (nucleus)** samples only among the most probable tokens, renormalised. The
+  *assignment rule* keeps the tokens whose cumulative probability does not exceed p (at least
+  one); the *paper rule* (Holtzman et al. 2019, also transformers) keeps the smallest set whose
+  mass reaches p, i.e. also the token that crosses p. Temperature is applied first.
+- **Beam search** keeps the N best partial answers (score = sum of log-probabilities). Each step
+  extends every beam by every token and keeps the N best; a candidate ending with EOS is
+  finished, and the search stops when N are finished. It finds likelier, often shorter answers.
+
+Every strategy reuses the keys and values of earlier tokens (the KV cache): one new token per
+forward pass instead of the whole text. The seed makes sampling reproducible.
+"""
+
+
+def settings_from(strategy, temperature, top_p, rule, beams, max_new, seed) -> DecodingSettings:
+    """The sliders as core settings; a bad value becomes an error message in the page."""
+    try:
+        return DecodingSettings(
+            strategy=strategy,
+            temperature=float(temperature),
+            top_p=float(top_p),
+            top_p_rule=rule,
+            num_beams=int(beams),
+            max_new_tokens=int(max_new),
+            seed=int(seed),
+        )
+    except (TypeError, ValueError) as error:
+        raise gr.Error(str(error)) from None
+
+
+def start(model_name: str, system: str, prompt: str, settings: DecodingSettings):
+    """The model (loaded at first use) and the stream of a generation; ValueError if the model
+    cannot be loaded or the prompt does not fit."""
+    lm = load_lm(model_name)
+    return lm, stream(lm.model, lm.encode(prompt, system), settings, lm.eos_ids)
+
+
+def check_prompt(prompt: str) -> None:
+    try:
+        check_prompt_text(prompt)
+    except ValueError as error:
+        raise gr.Error(str(error)) from None
+
+
+def stats_line(lm, result, settings: DecodingSettings) -> str:
+    where = {"eos": "the EOS token", "length": "the length limit"}.get(result.finish_reason)
+    state = f"stopped at {where}" if where else "generating…"
+    running = " (best running beam)" if settings.strategy == "beam" and not where else ""
+    return (
+        f"**{len(result.token_ids)} tokens{running}** · {result.tokens_per_s:.1f} tokens/s · "
+        f"{state} · `{lm.name}`, {STRATEGY_LABELS[settings.strategy].lower()}"
+    )
 
 
 def build() -> None:
-    pending(
-        "Greedy, sampling, temperature, top-p and beam search on a small instruct LM, streamed."
+    gr.Markdown(
+        "Type a prompt, pick a decoding strategy and watch the reply appear token by token. "
+        "Every strategy is written by hand on the model's logits (and checked token for token "
+        "against transformers' `generate`). The offline model is SmolLM2-135M-Instruct; the "
+        "first request loads it (about 20 s)."
+    )
+    last = gr.State(None)  # {"model": name, "result": Generation} of this visitor's last output
+    with gr.Row():
+        with gr.Column(scale=2):
+            model = gr.Dropdown(
+                list(KNOWN_MODELS),
+                value=default_model(),
+                allow_custom_value=True,
+                label="Model",
+                info="smollm2 works offline; Qwen2.5 needs the Hugging Face hub; or a local "
+                "model folder.",
+                elem_id="decoding-model",
+            )
+            system = gr.Textbox(label="System prompt (optional)", elem_id="decoding-system")
+            prompt = gr.Textbox(EXAMPLE_PROMPT, label="Prompt", lines=3, elem_id="decoding-prompt")
+            strategy = gr.Radio(
+                [(label, name) for name, label in STRATEGY_LABELS.items()],
+                value="greedy",
+                label="Strategy",
+                elem_id="decoding-strategy",
+            )
+            temperature = gr.Slider(
+                0,
+                2,
+                value=0.7,
+                step=0.05,
+                label="Temperature",
+                info="Divides the logits: < 1 sharper, > 1 flatter. Temperature and top-p.",
+                elem_id="decoding-temperature",
+            )
+            top_p = gr.Slider(
+                0,
+                1,
+                value=0.9,
+                step=0.01,
+                label="Top-p",
+                info="Nucleus: sample only among the most probable tokens holding this mass.",
+                elem_id="decoding-top-p",
+            )
+            rule = gr.Radio(
+                list(TOP_P_RULES),
+                value="assignment",
+                label="Top-p rule",
+                info="assignment: cumulative probability <= p; paper: smallest set reaching p.",
+                elem_id="decoding-top-p-rule",
+            )
+            beams = gr.Slider(
+                1,
+                MAX_BEAMS,
+                value=4,
+                step=1,
+                label="Beams",
+                info="Beam search: how many partial answers are kept at every step.",
+                elem_id="decoding-num-beams",
+            )
+            max_new = gr.Slider(
+                1,
+                MAX_NEW_TOKENS,
+                value=64,
+                step=1,
+                label="Max new tokens",
+                info="Generation also stops at the model's EOS token.",
+                elem_id="decoding-max-new-tokens",
+            )
+            seed = gr.Number(
+                0,
+                precision=0,
+                minimum=0,
+                label="Seed",
+                info="Same seed, same settings: the same sample.",
+                elem_id="decoding-seed",
+            )
+            with gr.Row():
+                generate_button = gr.Button(
+                    "Generate", variant="primary", elem_id="decoding-generate"
+                )
+                stop_button = gr.Button("Stop", variant="stop", elem_id="decoding-stop")
+        with gr.Column(scale=3):
+            output = gr.Textbox(
+                label="Reply", lines=10, interactive=False, elem_id="decoding-output"
+            )
+            stats = gr.Markdown("Nothing generated yet.", elem_id="decoding-stats")
+            with gr.Accordion("Per step: each token's probability and the top 5", open=True):
+                steps = gr.Dataframe(interactive=False, wrap=True, elem_id="decoding-steps")
+                beams_view = gr.Dataframe(
+                    interactive=False,
+                    wrap=True,
+                    visible=False,
+                    label="Finished beams (score = sum of log-probabilities)",
+                    elem_id="decoding-beams",
+                )
+            with gr.Accordion("The next-token distribution at one step", open=True):
+                step = gr.Slider(
+                    1,
+                    2,
+                    value=1,
+                    step=1,
+                    label="Step of the last reply",
+                    info="Also follows the temperature and top-p sliders.",
+                    elem_id="decoding-step",
+                )
+                distribution = gr.Plot(elem_id="decoding-distribution")
+                kept = gr.Markdown(elem_id="decoding-kept")
+    with gr.Accordion("Side by side: several strategies on the same prompt", open=False):
+        compared = gr.CheckboxGroup(
+            [(label, name) for name, label in STRATEGY_LABELS.items()],
+            value=COMPARED_BY_DEFAULT,
+            label="Strategies (with the settings above)",
+            elem_id="decoding-compare-strategies",
+        )
+        compare_button = gr.Button("Compare", elem_id="decoding-compare")
+        comparison = gr.Dataframe(
+            headers=COMPARE_COLUMNS, interactive=False, wrap=True, elem_id="decoding-compare-table"
+        )
+    with gr.Accordion("How the strategies work", open=False):
+        gr.Markdown(EXPLANATION)
+
+    settings_inputs = [strategy, temperature, top_p, rule, beams, max_new, seed]
+
+    def generate(model_name, system_text, prompt_text, *values):
+        settings = settings_from(*values)
+        check_prompt(prompt_text)
+        yield {output: "", stats: "Generating… (the first request loads the model)"}
+        try:
+            lm, steps_stream = start(model_name, system_text, prompt_text, settings)
+        except ValueError as error:
+            yield {stats: f"Not generated: {error}"}
+            raise gr.Error(str(error)) from None
+        for result in steps_stream:
+            yield {output: lm.decode(result.token_ids), stats: stats_line(lm, result, settings)}
+        is_beam = settings.strategy == "beam"
+        figure, notes = show_step(lm, result, 1, settings.temperature, settings.top_p)
+        yield {
+            steps: steps_table(lm, result),
+            beams_view: gr.Dataframe(beams_table(lm, result) if is_beam else None, visible=is_beam),
+            last: {"model": lm.name, "result": result},
+            step: gr.Slider(maximum=max(2, len(result.token_ids)), value=1),
+            distribution: figure,
+            kept: notes,
+        }
+
+    def show_step(lm, result, number, temperature_value, top_p_value):
+        try:
+            return next_token_view(lm, result, int(number), temperature_value, top_p_value)
+        except ValueError as error:
+            gr.Warning(str(error))
+            return gr.skip(), gr.skip()
+
+    def step_view(state, number, temperature_value, top_p_value):
+        if state is None:
+            return gr.skip(), gr.skip()
+        result = state["result"]
+        number = min(int(number), len(result.token_ids))
+        return show_step(load_lm(state["model"]), result, number, temperature_value, top_p_value)
+
+    def compare(model_name, system_text, prompt_text, names, *values):
+        if not names:
+            raise gr.Error("Tick at least one strategy to compare.")
+        base = settings_from(*values)
+        check_prompt(prompt_text)
+        rows = []
+        for name in names:
+            settings = dataclasses.replace(base, strategy=name)
+            try:
+                lm, steps_stream = start(model_name, system_text, prompt_text, settings)
+            except ValueError as error:
+                raise gr.Error(str(error)) from None
+            for result in steps_stream:
+                row = [
+                    STRATEGY_LABELS[name],
+                    lm.decode(result.token_ids),
+                    len(result.token_ids),
+                    result.finish_reason or "…",
+                    round(result.tokens_per_s, 1),
+                ]
+                yield pd.DataFrame([*rows, row], columns=COMPARE_COLUMNS)
+            rows.append(row)
+
+    generation = generate_button.click(
+        generate,
+        [model, system, prompt, *settings_inputs],
+        [output, stats, steps, beams_view, last, step, distribution, kept],
+        api_name="generate",
+    )
+    stop_button.click(None, None, None, cancels=[generation], api_name="stop_generation")
+    for control in (step, temperature, top_p):
+        control.release(
+            step_view,
+            [last, step, temperature, top_p],
+            [distribution, kept],
+            api_name=f"step_view_{control.elem_id.removeprefix('decoding-').replace('-', '_')}",
+        )
+    compare_button.click(
+        compare,
+        [model, system, prompt, compared, *settings_inputs],
+        comparison,
+        api_name="compare",
     )
