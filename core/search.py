@@ -130,7 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     action.add_argument("--evaluate", action="store_true", help="metrics of the retrievers")
     parser.add_argument("--retriever", choices=list(RETRIEVERS), help="default: hybrid / all")
     parser.add_argument("--k", type=int, default=5, help=f"hits to show, 1-{MAX_K}")
-    parser.add_argument("--corpus", help="a CSV or JSONL file of question-answer pairs")
+    parser.add_argument(
+        "--corpus",
+        help="a CSV or JSONL file of question-answer pairs, or hf://datasets/OWNER/NAME/FILE",
+    )
     parser.add_argument("--collection", help="only this collection of the corpus")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)

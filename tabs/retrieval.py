@@ -102,8 +102,9 @@ def run_evaluation(collection: str, corpus: Corpus | None):
 
 
 def upload_corpus(path: str | None, current: Corpus | None):
-    """Read an uploaded CSV / JSONL; on error keep the current corpus and say why."""
-    if path is None:
+    """Read an uploaded CSV / JSONL (or an hf://datasets/... file); on error keep the current
+    corpus and say why."""
+    if not path:
         return current, gr.update(), gr.update()
     try:
         corpus = load_corpus(path)
@@ -161,6 +162,14 @@ def build() -> None:
         upload = gr.File(
             file_types=[".csv", ".jsonl"], label="Corpus file", elem_id="retrieval-upload"
         )
+        with gr.Row():
+            hub_file = gr.Textbox(
+                label="or a file of a Hugging Face dataset (needs the network)",
+                placeholder="hf://datasets/OWNER/NAME/FILE.jsonl",
+                elem_id="retrieval-hub-file",
+                scale=4,
+            )
+            hub_load = gr.Button("Load", size="sm", scale=1, elem_id="retrieval-hub-load")
         corpus_status = gr.Markdown(elem_id="retrieval-corpus-status")
         reset = gr.Button("Back to the FAQ corpus", size="sm", elem_id="retrieval-reset")
     gr.Markdown(
@@ -180,6 +189,12 @@ def build() -> None:
         [upload, corpus],
         [corpus, corpus_status, collection],
         api_name="retrieval_upload",
+    )
+    hub_load.click(
+        upload_corpus,
+        [hub_file, corpus],
+        [corpus, corpus_status, collection],
+        api_name="retrieval_load_hub_file",
     )
     reset.click(
         reset_corpus, None, [corpus, corpus_status, collection, upload], api_name="retrieval_reset"

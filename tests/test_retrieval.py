@@ -15,6 +15,7 @@ import pytest
 from sklearn.feature_extraction.text import CountVectorizer
 
 from core.paths import REPO_ROOT
+from core.retrieval import corpus as corpus_module
 from core.retrieval.corpus import (
     SHIPPED_CORPUS,
     CorpusError,
@@ -332,3 +333,29 @@ def test_retrievers_refuse_what_they_cannot_do(name, python_faq):
         fitted.search([], 3)
     ids, _ = fitted.search([python_faq.questions[0]], k=50)  # k beyond the corpus: capped
     assert ids.shape == (1, 5)
+
+
+def test_a_hugging_face_dataset_file_is_fetched_by_name_and_read(tmp_path, monkeypatch):
+    """The hub is not reachable here: the download is replaced by a local file, so what is
+    tested is the naming, the hand-over and the reading (the hub call itself is one line)."""
+    local = tmp_path / "train.jsonl"
+    local.write_text('{"question": "Why?", "answer": "Because."}\n', encoding="utf-8")
+    calls = []
+
+    def fake_download(repo_id, filename, repo_type):
+        calls.append((repo_id, filename, repo_type))
+        return str(local)
+
+    monkeypatch.setattr(corpus_module, "hf_hub_download", fake_download)
+    corpus = load_corpus("hf://datasets/someone/faq-pairs/data/train.jsonl")
+    assert calls == [("someone/faq-pairs", "data/train.jsonl", "dataset")]
+    assert corpus.questions == ("Why?",) and corpus.answers == ("Because.",)
+    with pytest.raises(CorpusError, match="hf://datasets/OWNER/NAME/FILE"):
+        load_corpus("hf://datasets/only-owner")
+
+    def offline(repo_id, filename, repo_type):
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr(corpus_module, "hf_hub_download", offline)
+    with pytest.raises(CorpusError, match="is the network reachable"):
+        load_corpus("hf://datasets/someone/faq-pairs/train.jsonl")

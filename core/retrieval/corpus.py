@@ -1,4 +1,6 @@
-"""Question-answer corpora: the shipped FAQ corpus, users' CSV / JSONL files, and the split.
+"""Question-answer corpora: the shipped FAQ corpus, users' CSV / JSONL files, files of Hugging
+Face dataset repositories (`hf://datasets/OWNER/NAME/FILE.jsonl`, when the hub is reachable),
+and the split.
 
 A corpus is a list of records with a question and its answer (plus an id, and optionally a
 collection and a language). The shipped `assets/qa_corpus.jsonl` holds three collections built
@@ -17,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from huggingface_hub import hf_hub_download
+from huggingface_hub.errors import HfHubHTTPError
 
 from core.paths import REPO_ROOT
 
@@ -121,9 +125,33 @@ def parse_csv(text: str, name: str) -> list[dict]:
 PARSERS = {".jsonl": parse_jsonl, ".json": parse_jsonl, ".csv": parse_csv}
 
 
+HUB_PREFIX = "hf://datasets/"
+
+
+def download_hub_file(spec: str) -> Path:
+    """`hf://datasets/OWNER/NAME/FILE` -> the local copy of FILE from that dataset repository
+    (downloaded once into the Hugging Face cache; needs the hub the first time)."""
+    parts = spec.removeprefix(HUB_PREFIX).split("/", 2)
+    if len(parts) != 3 or not all(parts):
+        raise CorpusError(
+            f"{spec!r}: name a Hugging Face dataset file as hf://datasets/OWNER/NAME/FILE.jsonl "
+            "(or .csv)"
+        )
+    repo_id, filename = f"{parts[0]}/{parts[1]}", parts[2]
+    try:
+        return Path(hf_hub_download(repo_id, filename, repo_type="dataset"))
+    except (OSError, HfHubHTTPError) as error:
+        raise CorpusError(
+            f"could not fetch {filename} of the dataset {repo_id} from the Hugging Face hub "
+            f"(is the network reachable, and do the repository and file exist?): {error}"
+        ) from None
+
+
 def load_corpus(path: str | Path | None = None) -> Corpus:
-    """Read a corpus file (.jsonl or .csv with question and answer columns); None: the shipped
-    FAQ corpus."""
+    """Read a corpus file (.jsonl or .csv with question and answer columns), local or
+    `hf://datasets/OWNER/NAME/FILE`; None: the shipped FAQ corpus."""
+    if isinstance(path, str) and path.startswith(HUB_PREFIX):
+        path = download_hub_file(path)
     path = Path(path) if path is not None else SHIPPED_CORPUS
     parser = PARSERS.get(path.suffix.lower())
     if parser is None:
