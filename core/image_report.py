@@ -31,6 +31,7 @@ from core.sweeps import plan_sweep
 from core.train import execute_with_progress_bar
 
 GOALS = {"digits": 0.99, "fashion": 0.93}  # test accuracy the best configuration should reach
+LABEL_IGNORES = ("seed", "device", "resume", "data_root")  # config keys that name no variant
 
 
 def run_recipes(store: RunStore, prefix: str, seed: int, values: dict) -> list[int]:
@@ -48,10 +49,17 @@ def run_recipes(store: RunStore, prefix: str, seed: int, values: dict) -> list[i
 
 
 def run_label(run: Run) -> str:
-    """(a)-(d) for the four recipes' experiments, else the experiment's name."""
+    """(a)-(d) for the four recipes' experiments; else the experiment's name with the config
+    values that differ from its defaults (so two variants of one experiment stay apart)."""
     if run.experiment.endswith(tuple(f"_{suffix}" for suffix in RECIPE_SUFFIXES)):
         return RECIPE_LABELS[run.config["recipe"]]
-    return f"{run.experiment} ({run.config['backbone']}, from scratch)"
+    defaults = asdict(get_experiment(run.experiment).make_config())
+    changed = [
+        f"{key}={value}"
+        for key, value in run.config.items()
+        if key not in LABEL_IGNORES and defaults.get(key) != value
+    ]
+    return " ".join([run.experiment, *changed])
 
 
 def run_extra(store: RunStore, name: str, seed: int, values: dict) -> int:
