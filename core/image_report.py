@@ -48,18 +48,34 @@ def run_recipes(store: RunStore, prefix: str, seed: int, values: dict) -> list[i
     return run_ids
 
 
+def changed_values(run: Run) -> dict:
+    """The run's config values that differ from its experiment's defaults."""
+    defaults = asdict(get_experiment(run.experiment).make_config())
+    return {
+        key: value
+        for key, value in run.config.items()
+        if key not in LABEL_IGNORES and defaults.get(key) != value
+    }
+
+
 def run_label(run: Run) -> str:
     """(a)-(d) for the four recipes' experiments; else the experiment's name with the config
     values that differ from its defaults (so two variants of one experiment stay apart)."""
     if run.experiment.endswith(tuple(f"_{suffix}" for suffix in RECIPE_SUFFIXES)):
         return RECIPE_LABELS[run.config["recipe"]]
-    defaults = asdict(get_experiment(run.experiment).make_config())
-    changed = [
-        f"{key}={value}"
-        for key, value in run.config.items()
-        if key not in LABEL_IGNORES and defaults.get(key) != value
-    ]
-    return " ".join([run.experiment, *changed])
+    return " ".join([run.experiment, *(f"{k}={v}" for k, v in changed_values(run).items())])
+
+
+def _cli(value) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def reproduce_command(run: Run) -> str:
+    """The `python -m core.train` line that trains this run again."""
+    values = changed_values(run) | {"seed": run.config["seed"]}
+    return " ".join(
+        ["python -m core.train", run.experiment, *(f"--{k} {_cli(v)}" for k, v in values.items())]
+    )
 
 
 def run_extra(store: RunStore, name: str, seed: int, values: dict) -> int:
@@ -93,6 +109,7 @@ def run_rows(store: RunStore, run_ids: list[int]) -> pd.DataFrame:
                 "best_epoch": run.details["best_epoch"],
                 "epochs": len(history),
                 "epoch_time_s": history["epoch_time_s"].mean(),
+                "n_train": run.details["n_train"],
                 "n_test": run.details["n_test"],
             }
         )
@@ -116,6 +133,7 @@ def results_table(rows: pd.DataFrame) -> pd.DataFrame:
                 "test acc, %": _mean_sd(group["test_accuracy"], 100, 2),
                 "test macro-F1, %": _mean_sd(group["test_macro_f1"], 100, 2),
                 "epochs to best": _mean_sd(group["best_epoch"], 1, 1),
+                "train pictures": int(group["n_train"].iloc[0]),
                 "s / epoch": _mean_sd(group["epoch_time_s"], 1, 1),
                 "runs": ", ".join(map(str, group["run"])),
             }
@@ -225,11 +243,6 @@ def conclusions(
         "so the early epochs are fast), iterative augmentation "
         f"{time_ratio[RECIPE_LABELS['augment']]:.0%} (each picture is transformed on its own, "
         "on the CPU)."
-        + "".join(
-            f" {name}: {time_ratio[name]:.0%}."
-            for name in means.index
-            if name not in RECIPE_LABELS.values()
-        )
     )
     off_diagonal = matrix - np.diag(np.diag(matrix))
     if off_diagonal.sum() == 0:
@@ -288,6 +301,10 @@ def write_report(
         "## Results",
         "",
         results_table(rows).to_markdown(index=False),
+        "",
+        "Each run again, one command each:",
+        "",
+        *[f"- run {run_id}: `{reproduce_command(store.get(run_id))}`" for run_id in run_ids],
         "",
         "![loss and accuracy curves](curves.png)",
         "",

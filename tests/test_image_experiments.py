@@ -93,6 +93,7 @@ def test_a_quick_report_sweeps_the_four_recipes_and_writes_every_part(store, tmp
         assert (out / image).stat().st_size > 5_000
         assert f"({image})" in text
     assert "| digits_cnn epochs=1 limit_train=40" in text  # the values it ran with
+    assert "`python -m core.train digits_cnn --epochs 1 --limit_train 40 --seed 0`" in text
     conclusions = text.split("## Conclusions")[1]
     assert conclusions.count("\n- ") == 5
     assert "goal of 99% test accuracy" in conclusions
