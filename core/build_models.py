@@ -104,17 +104,8 @@ def _id_ranges(ids: tuple[int, ...]) -> str:
 # and 74 %, Lite0 (c): 80 %, (a): 55 %), in 72 s instead of 6 min, as a 1 MB file. The thinner
 # and thicker strokes of the augmentation matter most for drawings: scikit-learn's 8x8 digits,
 # once enlarged, all have thick, blurred strokes. Several seeds are trained on the same split and
-# the val split chooses between each of them alone and their average (core.ensemble).
-DIGITS_MODEL_CONFIG = {
-    "data": "digits",
-    "backbone": "small_cnn",
-    "pretrained": False,
-    "input_size": 28,
-    "epochs": 20,
-    "batch_size": 32,
-    "lr": 3e-3,
-    "recipe": "augment",
-}
+# the val split chooses between each of them alone and their average (core.ensemble). The
+# recipe is the registered experiment `digits_cnn`.
 DIGITS_SEEDS = (0, 1, 2, 3, 4)
 
 
@@ -139,7 +130,7 @@ def build_digits(
     The runs go to a throwaway run store; the card keeps every candidate's val and test
     accuracy, which one val chose, and the command.
     """
-    config = ImageTrainConfig(**DIGITS_MODEL_CONFIG)
+    config = get_experiment("digits_cnn").make_config()
     with tempfile.TemporaryDirectory() as folder:
         runs = train_seeds("digits_model", config, seeds, RunStore(Path(folder) / "runs.sqlite"))
         checkpoints = {name: run.artifacts["best_checkpoint"] for name, run in runs.items()}

@@ -261,8 +261,12 @@ def conclusions(
 def write_report(
     store: RunStore, prefix: str, run_ids: list[int], out: Path, seconds: float, command: str
 ) -> Path:
-    out.mkdir(parents=True, exist_ok=True)
     rows = run_rows(store, run_ids)
+    if "plain" not in set(rows["recipe"]):
+        raise ValueError(
+            f"the report compares every configuration with (a) plain: include a {prefix}_plain run"
+        )
+    out.mkdir(parents=True, exist_ok=True)
     # chosen as the runs choose their epochs: val accuracy, then the lower val loss
     best = rows.sort_values(["val_accuracy", "val_loss"], ascending=[False, True]).iloc[0]
     best_run = store.get(int(best["run"]))
@@ -357,7 +361,10 @@ def main(argv: list[str] | None = None) -> int:
         seconds = time.monotonic() - started
     command = "python -m core.image_report " + " ".join(argv if argv is not None else sys.argv[1:])
     out = Path(args.out) if args.out else REPO_ROOT / "reports" / f"image_{args.data}"
-    path = write_report(store, args.data, run_ids, out, seconds, command)
+    try:
+        path = write_report(store, args.data, run_ids, out, seconds, command)
+    except ValueError as error:
+        parser.error(str(error))
     print(f"wrote {path}")
     return 0
 

@@ -70,7 +70,7 @@ def test_the_from_scratch_cnns_augment_iteratively_without_pretrained_weights(na
     assert config.augment_schedule and not config.gradual_unfreeze
 
 
-def test_a_quick_report_sweeps_the_four_recipes_and_writes_every_part(store, tmp_path):
+def test_a_quick_report_sweeps_the_four_recipes_and_writes_every_part(store, tmp_path, capsys):
     out = tmp_path / "report"
     quick = ["--epochs", "1", "--limit-train", "40", "--db", str(store.path), "--out", str(out)]
     assert main(["--data", "digits", *quick, "--extra", "digits_cnn"]) == 0
@@ -107,3 +107,7 @@ def test_a_quick_report_sweeps_the_four_recipes_and_writes_every_part(store, tmp
     )
     table = text.split("## Results")[1].split("![")[0]
     assert (again / "README.md").read_text().split("## Results")[1].split("![")[0] == table
+    extra_only = ["--runs", ids[-1], "--db", str(store.path), "--out", str(tmp_path / "x")]
+    with pytest.raises(SystemExit):
+        main(["--data", "digits", *extra_only])
+    assert "include a digits_plain run" in capsys.readouterr().err

@@ -165,6 +165,5 @@ def test_make_models_with_afhq_dir_fine_tunes_and_ships_the_animals_model(tmp_pa
     assert card.parity_max_abs_diff < 1e-3
     served = load_model(out / "animals.onnx")
     assert served.card.metrics == card.metrics
-    assert 0 <= card.metrics["test_accuracy"] <= 1
     with pytest.raises(ValueError, match="kaggle"):
         build_afhq_animals(tmp_path / "missing", out)
