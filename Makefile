@@ -35,6 +35,7 @@ bench: install
 	$(PY) -m benchmarks.bench_gradient_descent
 	$(PY) -m benchmarks.bench_quantize
 	$(PY) -m benchmarks.bench_decoding
+	$(PY) -m benchmarks.bench_load
 
 models: install
 	$(PY) -m core.build_models $(MODELS) $(if $(AFHQ_DIR),--afhq-dir $(AFHQ_DIR))

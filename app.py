@@ -1,4 +1,10 @@
-"""DL Studio: assembles the tabs into one Gradio app and serves it on port 7860."""
+"""DL Studio: assembles the tabs into one Gradio app and serves it on port 7860.
+
+Every tab opens with one line saying which model and data it uses and where it runs
+(`core.runtime_info`). Uploads larger than MAX_UPLOAD_MB are refused by the server before any
+code reads them; each upload input also names the file types it takes, and the code behind it
+checks the content (see docs/deploy.md).
+"""
 
 import os
 
@@ -7,9 +13,12 @@ import gradio as gr
 from core.jobs import JobRunner
 from core.paths import default_db_path
 from core.runs import RunStore
+from core.runtime_info import statement
+from core.spaces_support import preload_for_zero_gpu
 from tabs import classifier, decoding, gradient_descent, metrics, pq_explorer, retrieval, training
 
 STANDALONE_TABS = (classifier, decoding, retrieval, gradient_descent, metrics, pq_explorer)
+MAX_UPLOAD_MB = 50  # any single upload; images are held to 20 MB by core.images on top
 
 
 def build_app(runner: JobRunner) -> gr.Blocks:
@@ -18,10 +27,16 @@ def build_app(runner: JobRunner) -> gr.Blocks:
         with gr.Tabs():
             for tab in STANDALONE_TABS:
                 with gr.Tab(tab.TITLE):
+                    runtime_statement(tab.TITLE)
                     tab.build()
             with gr.Tab(training.TITLE):
+                runtime_statement(training.TITLE)
                 training.build(runner)
     return demo
+
+
+def runtime_statement(title: str) -> gr.Markdown:
+    return gr.Markdown(statement(title), elem_classes=["runtime-statement"])
 
 
 def main() -> None:
@@ -29,12 +44,14 @@ def main() -> None:
     interrupted = store.recover_interrupted()
     if interrupted:
         print(f"Marked runs {interrupted} interrupted: the app stopped while they ran.")
+    for name in preload_for_zero_gpu():
+        print(f"Loaded {name} before serving: ZeroGPU runs each GPU call in a fresh process.")
     demo = build_app(JobRunner(store))
     demo.queue(default_concurrency_limit=4).launch(
         head="".join(getattr(tab, "HEAD", "") for tab in (*STANDALONE_TABS, training)),
         server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
-        max_file_size="50mb",
+        max_file_size=f"{MAX_UPLOAD_MB}mb",
     )
 
 

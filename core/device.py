@@ -1,4 +1,8 @@
-"""Device choice: CUDA with mixed precision when a GPU is present, the CPU otherwise."""
+"""Device choice: CUDA with mixed precision when a GPU is present, the CPU otherwise.
+
+PyTorch (`pick_device`) and ONNX Runtime (`onnx_providers`) follow the same rule, so a container
+started with `docker run --gpus all` uses the GPU for both and one without a GPU uses the CPU.
+"""
 
 import contextlib
 
@@ -21,3 +25,21 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager:
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.float16)
     return contextlib.nullcontext()
+
+
+def onnx_providers() -> list[str]:
+    """ONNX Runtime's execution providers: CUDA first when a GPU is there, else the CPU alone.
+
+    CUDA is never asked for without a GPU (ONNX Runtime would log errors and fall back anyway).
+    """
+    if torch.cuda.is_available():
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+def device_name(device: torch.device | None = None) -> str:
+    """The device in words for the UI: "GPU (NVIDIA H100 80GB HBM3)" or "CPU"."""
+    device = device or pick_device()
+    if device.type == "cuda":
+        return f"GPU ({torch.cuda.get_device_name(device)})"
+    return "CPU"

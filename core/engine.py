@@ -67,6 +67,7 @@ PLATEAU_FACTOR = 0.5  # ReduceLROnPlateau: halve the learning rate ...
 PLATEAU_PATIENCE = 1  # ... after one epoch without a lower val loss
 SPLITS = ("train", "val", "test")
 LAST_CHECKPOINT = "last.pt"
+EXTRACTOR_CHECKPOINT = "extractor.pt"  # a self-supervised feature extractor (init_from)
 BEST_CHECKPOINT = "best.pt"
 
 
@@ -152,6 +153,17 @@ class ImageTrainConfig:
     resume: str = field(
         default="", metadata={"help": "continue from a run folder or its last.pt checkpoint"}
     )
+    label_fraction: float = field(
+        default=1.0,
+        metadata={"help": "train on this fraction of the training labels, stratified (1: all)"},
+    )
+    init_from: str = field(
+        default="",
+        metadata={
+            "help": "start the feature extractor from a self-supervised one: a context "
+            "prediction run folder or its extractor.pt (core.context_prediction)"
+        },
+    )
 
     def __post_init__(self) -> None:
         check_range("input_size", self.input_size, low=8, high=1024)
@@ -164,6 +176,11 @@ class ImageTrainConfig:
         check_range("warmup_epochs", self.warmup_epochs, low=0, high=1000)
         check_range("early_stopping_patience", self.early_stopping_patience, low=0, high=1000)
         check_range("limit_train", self.limit_train, low=0)
+        check_range("label_fraction", self.label_fraction, low=0, low_inclusive=False, high=1)
+        if self.init_from and self.pretrained:
+            raise ValueError(
+                "init_from replaces the initial weights: use pretrained=false with init_from"
+            )
         if self.recipe in RECIPES:
             self.augment_schedule, self.gradual_unfreeze, adaptive = RECIPES[self.recipe]
             if not adaptive:
@@ -454,6 +471,23 @@ def prepare_pictures(
     return torch.from_numpy(np.concatenate(parts))
 
 
+def fraction_subset(
+    index: np.ndarray, labels: np.ndarray, fraction: float, seed: int
+) -> np.ndarray:
+    """`fraction` of each class's examples in `index` (rounded, at least one), sorted.
+
+    Each class is shuffled once by a generator seeded with `seed`, and a fraction takes the
+    front of that order: with the same seed, the 10 % subset lies inside the 50 % one, so label
+    fractions differ only in how many labels they keep, not in which.
+    """
+    generator = np.random.default_rng(seed)
+    chosen = []
+    for label in np.unique(labels[index]):
+        members = generator.permutation(index[labels[index] == label])
+        chosen.append(members[: max(1, round(fraction * len(members)))])
+    return np.sort(np.concatenate(chosen))
+
+
 def prepare_data(config: ImageTrainConfig) -> PreparedData:
     """Load the data set, split it, and prepare every split's pictures once, as [0, 1] tensors."""
     dataset = load_image_dataset(config.data, config.data_root or None)
@@ -461,6 +495,10 @@ def prepare_data(config: ImageTrainConfig) -> PreparedData:
     if config.limit_train:
         index["train"] = stratified_subset(
             index["train"], dataset.labels, config.limit_train, config.split_seed
+        )
+    if config.label_fraction < 1:
+        index["train"] = fraction_subset(
+            index["train"], dataset.labels, config.label_fraction, config.split_seed
         )
     spec = input_spec(DATA_SOURCES[config.data].kind, config.input_size, config.pretrained)
     unit = replace(spec, mean=(0.0,) * spec.channels, std=(1.0,) * spec.channels)
@@ -583,6 +621,28 @@ def check_resumable(saved: dict[str, Any], config: ImageTrainConfig) -> None:
         )
 
 
+def load_extractor(model: nn.Module, backbone: str, init_from: str) -> list[str]:
+    """Copy a self-supervised feature extractor into `model`; returns the tensors it set.
+
+    The checkpoint (`EXTRACTOR_CHECKPOINT`, written by core.context_prediction) holds the
+    extractor's tensors under the classifier's own names; the head keeps its random init.
+    """
+    path = Path(init_from).expanduser()
+    if path.is_dir():
+        path = path / EXTRACTOR_CHECKPOINT
+    if not path.is_file():
+        raise FileNotFoundError(f"init_from: no extractor checkpoint at {path}")
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    if saved.get("backbone") != backbone:
+        raise ValueError(
+            f"init_from: {path} holds a {saved.get('backbone')} extractor, this run is a {backbone}"
+        )
+    unexpected = model.load_state_dict(saved["extractor"], strict=False).unexpected_keys
+    if unexpected:
+        raise ValueError(f"init_from: {path} has tensors the model lacks: {unexpected[:3]}")
+    return list(saved["extractor"])
+
+
 def load_trained_model(path: str | Path) -> tuple[nn.Module, InputSpec, list[str]]:
     """The network of a best.pt checkpoint in eval mode, with its input spec and class names."""
     saved = torch.load(path, map_location="cpu", weights_only=True)
@@ -672,20 +732,29 @@ def train_one_epoch(
     return total_loss / seen, correct / seen
 
 
-def train_image_classifier(config: ImageTrainConfig, logger) -> None:
+def train_image_classifier(
+    config: ImageTrainConfig, logger, data: PreparedData | None = None
+) -> None:
     """Train, keeping the best checkpoint by val accuracy; evaluate it on test at the end.
 
     Every epoch logs train_loss / train_accuracy (over the epoch's augmented batches), val and
     test loss / accuracy / macro-F1 (eval mode, after the epoch), the head's lr, the number of
     trainable stages and the epoch's time. The run folder keeps best.pt (the best epoch's
     weights), last.pt (everything needed to resume) and test_predictions.npz.
+
+    `data` replaces `prepare_data(config)`: pseudo-labeling trains on a training split of its
+    own making (core.pseudo_labeling).
     """
     seed_everything(config.seed)
     device = pick_device(config.device)
-    data = prepare_data(config)
+    if data is None:
+        data = prepare_data(config)
     model = create_backbone(
         config.backbone, config.pretrained, len(data.classes), data.spec.channels
-    ).to(device)
+    )
+    if config.init_from:
+        load_extractor(model, config.backbone, config.init_from)
+    model = model.to(device)
     stages = backbone_stages(model)
     optimizer = build_optimizer(config, stages)
     generator = torch.Generator().manual_seed(config.seed)

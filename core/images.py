@@ -16,6 +16,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 40_000_000
+# The only decoders an uploaded file reaches (phone MPO photos open as JPEG). Others, such as EPS,
+# which would run Ghostscript, are refused whatever the file's name says.
+IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
 INK_THRESHOLD = 40  # grey levels a pixel must differ from the paper by to count as ink
 MIN_INK_PIXELS = 20  # fewer ink pixels than this on a sketchpad is a stray click, not a drawing
 EMPTY_DRAWING = "Draw a digit first: the canvas is empty."
@@ -113,7 +116,7 @@ def _open(data: bytes, name: str) -> Image.Image:
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            with Image.open(io.BytesIO(data)) as image:
+            with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as image:
                 _check_size(*image.size)
                 image.load()
                 return _normalise_mode(ImageOps.exif_transpose(image))
@@ -125,7 +128,8 @@ def _open(data: bytes, name: str) -> Image.Image:
             raise
         except UnidentifiedImageError as exc:
             raise ImageInputError(
-                f"{name} is not a readable image (unknown or unsupported format)"
+                f"{name} is not a readable image (unknown or unsupported format): "
+                f"use {', '.join(IMAGE_FORMATS[:-1])} or {IMAGE_FORMATS[-1]}"
             ) from exc
         except (OSError, ValueError, SyntaxError, EOFError) as exc:
             raise ImageInputError(f"{name} is not a readable image ({exc})") from exc

@@ -78,12 +78,7 @@ class JobRunner:
             command, cwd=REPO_ROOT, capture_output=True, text=True, preexec_fn=_die_with_parent
         )
         if not self.store.get(run_id).finished:  # the process died without recording an end
-            self.store.finish(
-                run_id,
-                "failed",
-                f"the training process exited with code "
-                f"{process.returncode}:\n{process.stderr[-4000:]}",
-            )
+            self.store.finish(run_id, "failed", _death_notice(process.returncode, process.stderr))
 
     def cancel(self, run_id: int) -> bool:
         """Ask a run to stop; a queued run is cancelled before it starts."""
@@ -95,6 +90,20 @@ class JobRunner:
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _death_notice(returncode: int, stderr: str) -> str:
+    """Why a worker ended without recording its run's end: its last output, then one plain
+    sentence (the tab shows an error's last line)."""
+    if returncode < 0:
+        name = signal.Signals(-returncode).name
+        cause = (
+            f"the training process was killed by {name} (out of memory, or stopped from "
+            "outside); the epochs it finished are kept"
+        )
+    else:
+        cause = f"the training process exited with code {returncode} before finishing its run"
+    return f"{stderr[-4000:]}\n{cause}".lstrip()
 
 
 def _die_with_parent() -> None:

@@ -8,6 +8,7 @@ Cancellation is a flag in the database, so the UI can stop a run that the CLI st
 
 import json
 import os
+import shutil
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -81,6 +82,10 @@ class Run:
         return (self.ended_at or time.time()) - self.started_at
 
 
+class RunStoreFullError(OSError):
+    """The disk holding the run store has no room left; runs already stored are intact."""
+
+
 def _process_alive(pid: int | None) -> bool:
     if pid is None:
         return False
@@ -102,6 +107,11 @@ class RunStore:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
+        # An idle connection held for the store's lifetime keeps SQLite's shared-memory file
+        # (-shm) in place. Without it, every new connection recreates that file, which fails on
+        # a full disk, and then even reading the finished runs would fail.
+        self._keeper = sqlite3.connect(self.path, check_same_thread=False)
+        self._keeper.execute("SELECT count(*) FROM runs").fetchall()  # maps the -shm file
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -111,8 +121,23 @@ class RunStore:
         try:
             with db:  # commits, or rolls back on error
                 yield db
+        except sqlite3.OperationalError as error:
+            if self._disk_full(error):
+                raise RunStoreFullError(
+                    f"the disk holding the run store {self.path} is full, so nothing new can be "
+                    "recorded: free some space (or set DLSTUDIO_DATA to a larger disk). The runs "
+                    "already stored are kept."
+                ) from error
+            raise
         finally:
             db.close()
+
+    def _disk_full(self, error: sqlite3.OperationalError) -> bool:
+        """SQLite's "database or disk is full", or an I/O error on a disk with no room left."""
+        code = error.sqlite_errorcode & 0xFF  # the primary code of any extended one
+        if code == sqlite3.SQLITE_FULL:
+            return True
+        return code == sqlite3.SQLITE_IOERR and shutil.disk_usage(self.path.parent).free < 2**20
 
     def run_dir(self, run_id: int) -> Path:
         """A folder for one run's files (checkpoints, predictions) beside the store's file.

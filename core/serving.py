@@ -21,6 +21,7 @@ from onnxruntime.capi.onnxruntime_pybind11_state import Fail, InvalidGraph, Inva
 from PIL import Image
 from torch import nn
 
+from core.device import onnx_providers
 from core.paths import REPO_ROOT
 from core.preprocess import InputSpec, prepare_batch
 
@@ -120,7 +121,7 @@ class OnnxClassifier:
         options.inter_op_num_threads = 1
         try:
             self._session = ort.InferenceSession(
-                str(self.path), options, providers=_execution_providers()
+                str(self.path), options, providers=onnx_providers()
             )
         except (InvalidProtobuf, InvalidGraph, Fail) as exc:
             raise ModelFileError(f"{self.path} is not a usable ONNX model: {exc}") from exc
@@ -218,13 +219,6 @@ def _load(onnx_path: Path) -> OnnxClassifier:
     if not card_path.is_file():
         raise FileNotFoundError(f"{onnx_path} has no model card: expected {card_path} beside it")
     return OnnxClassifier(onnx_path, ModelCard.load(card_path))
-
-
-def _execution_providers() -> list[str]:
-    """CUDA first when a GPU is there; never asked for without one (it would log errors)."""
-    if torch.cuda.is_available():
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    return ["CPUExecutionProvider"]
 
 
 def _random_images(spec: InputSpec, count: int = 4, seed: int = 0) -> list[Image.Image]:

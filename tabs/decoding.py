@@ -9,6 +9,7 @@ import pandas as pd
 from core.decoding import MAX_BEAMS, MAX_NEW_TOKENS, TOP_P_RULES, DecodingSettings, stream
 from core.decoding_view import beams_table, next_token_view, steps_table
 from core.lm import KNOWN_MODELS, check_prompt_text, default_model, load_lm
+from core.spaces_support import on_gpu
 
 TITLE = "Decoding"
 STRATEGY_LABELS = {
@@ -21,6 +22,9 @@ STRATEGY_LABELS = {
 COMPARED_BY_DEFAULT = ["greedy", "temperature", "top_p", "beam"]
 EXAMPLE_PROMPT = "Explain in two sentences why the sky is blue."
 COMPARE_COLUMNS = ["strategy", "text", "tokens", "stopped at", "tokens/s"]
+# Generation and comparison share one queue slot: a forward pass already uses every core, so
+# parallel generations only slow each other down and starve the app's quick events.
+ONE_GENERATION_AT_A_TIME = {"concurrency_id": "language-model", "concurrency_limit": 1}
 
 EXPLANATION = """
 **How the next token is chosen.** At every step the model gives a score (logit) to each of the
@@ -209,6 +213,7 @@ def build() -> None:
 
     settings_inputs = [strategy, temperature, top_p, rule, beams, max_new, seed]
 
+    @on_gpu(duration=120)  # a GPU slice per request on ZeroGPU; the function itself elsewhere
     def generate(model_name, system_text, prompt_text, *values):
         settings = settings_from(*values)
         check_prompt(prompt_text)
@@ -238,6 +243,7 @@ def build() -> None:
             gr.Warning(str(error))
             return gr.skip(), gr.skip()
 
+    @on_gpu(duration=30)
     def step_view(state, number, temperature_value, top_p_value):
         if state is None:
             return gr.skip(), gr.skip()
@@ -245,6 +251,7 @@ def build() -> None:
         number = min(int(number), len(result.token_ids))
         return show_step(load_lm(state["model"]), result, number, temperature_value, top_p_value)
 
+    @on_gpu(duration=300)
     def compare(model_name, system_text, prompt_text, names, *values):
         if not names:
             raise gr.Error("Tick at least one strategy to compare.")
@@ -273,6 +280,7 @@ def build() -> None:
         [model, system, prompt, *settings_inputs],
         [output, stats, steps, beams_view, last, step, distribution, kept],
         api_name="generate",
+        **ONE_GENERATION_AT_A_TIME,
     )
     stop_button.click(None, None, None, cancels=[generation], api_name="stop_generation")
     for control in (step, temperature, top_p):
@@ -287,4 +295,5 @@ def build() -> None:
         [model, system, prompt, compared, *settings_inputs],
         comparison,
         api_name="compare",
+        **ONE_GENERATION_AT_A_TIME,
     )

@@ -144,6 +144,7 @@ def binary_panel() -> gr.Dataframe:
         [table, threshold, beta, resamples, level],
         [result, notes],
         api_name="binary_metrics",
+        concurrency_limit=1,  # a bootstrap keeps a core busy for a second: one at a time
     )
     return table
 

@@ -5,7 +5,7 @@ import gradio as gr
 from core import launcher
 from core.experiments import get_experiment, list_experiments
 from core.jobs import JobRunner
-from core.runs import STATUSES
+from core.runs import STATUSES, RunStoreFullError
 from core.sweeps import format_grid, parse_grid
 from core.tabular import import_csv
 
@@ -46,7 +46,7 @@ def build(runner: JobRunner) -> None:
     def launch(name: str, form):
         try:
             run_id = runner.submit(name, launcher.form_values(form))
-        except (KeyError, ValueError) as error:
+        except (KeyError, ValueError, RunStoreFullError) as error:
             raise gr.Error(f"Not launched: {error.args[0]}") from None
         return run_id, launcher.status_text(store, run_id)
 
@@ -54,7 +54,7 @@ def build(runner: JobRunner) -> None:
         try:
             grid = parse_grid(grid_text)
             sweep_id, run_ids = runner.submit_sweep(name, launcher.form_values(form), grid)
-        except (KeyError, ValueError) as error:
+        except (KeyError, ValueError, RunStoreFullError) as error:
             raise gr.Error(f"Sweep not launched: {error.args[0]}") from None
         gr.Info(f"Sweep {sweep_id}: {len(run_ids)} runs queued.")
         sweeps = gr.update(choices=launcher.sweep_ids(store), value=sweep_id)

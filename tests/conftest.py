@@ -1,15 +1,11 @@
 """Shared fixtures: an isolated run store and data directory per test, and a polling helper."""
 
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from benchmarks.app_process import REPO, served_app
 from core.runs import RunStore
 
 
@@ -36,7 +32,6 @@ def wait_until():
 
 # --- End-to-end: one app process per test session, a fresh browser page per test module. ---
 
-REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -50,25 +45,6 @@ CHROMIUM_ARGS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_http(url: str, process: subprocess.Popen, deadline_s: float = 180) -> None:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the app exited with {process.returncode} before serving")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"the app did not answer at {url} within {deadline_s} s")
-
-
 @pytest.fixture(scope="session")
 def app_data(tmp_path_factory) -> Path:
     """The running app's data directory (run store, uploads): tests may open its store."""
@@ -78,26 +54,8 @@ def app_data(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def app_url(app_data):
     """`python app.py` on a free loopback port, shared by every end-to-end module."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DLSTUDIO_DATA": str(app_data),
-        "GRADIO_SERVER_NAME": "127.0.0.1",
-        "GRADIO_SERVER_PORT": str(port),
-        "GRADIO_ANALYTICS_ENABLED": "False",
-    }
-    log = (app_data / "app.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "app.py"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_for_http(url, process)
+    with served_app(app_data) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 @pytest.fixture(scope="session")
@@ -105,6 +63,9 @@ def browser():
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
+    # Assertions wait up to 20 s (Playwright's default is 5 s): on 2 busy cores a model's first
+    # call can take that long; a passing check still returns as soon as it holds.
+    sync_api.expect.set_options(timeout=20_000)
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
@@ -118,3 +79,23 @@ def page(browser, app_url):
     page.goto(app_url)
     yield page
     page.close()
+
+
+SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+
+
+def save_screenshot(page, name: str, focus=None) -> Path:
+    """What a user sees at the end of a tab's walk-through: the viewport, scrolled to `focus` (a
+    locator) when given, kept as test-artifacts/screenshots/<name>.png. The README's images are
+    these files, shrunk by `python scripts/readme_screenshots.py` into docs/screenshots/."""
+    if focus is not None:
+        focus.scroll_into_view_if_needed()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), animations="disabled")
+    return path
+
+
+@pytest.fixture
+def screenshot():
+    return save_screenshot

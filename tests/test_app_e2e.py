@@ -143,12 +143,13 @@ def test_drawing_a_digit_in_the_browser_is_recognised(page):
     page.screenshot(path=str(ARTIFACTS / "classifier-digit.png"), full_page=True)
 
 
-def test_an_animal_photo_is_classified(page):
+def test_an_animal_photo_is_classified(page, screenshot):
     page.get_by_role("tab", name="Classifier", exact=True).click()
     photo = REPO / "assets" / "examples" / "cat_chelsea.jpg"
     page.locator("#animal-photo input[type=file]").set_input_files(str(photo))
     page.locator("#classify-animal").click()
     sync_api.expect(page.locator("#animal-label h2")).to_have_text("cat", timeout=30_000)
+    screenshot(page, "classifier", page.locator("#animal-label"))
 
 
 def test_a_model_trained_in_the_run_store_can_be_chosen_and_draws_are_read_by_it(page, app_data):

@@ -93,7 +93,7 @@ def test_bad_input_gets_a_clear_message(page):
     set_number(page, "decoding-temperature", 0.7)
 
 
-def test_side_by_side_runs_each_strategy_on_the_same_prompt(page):
+def test_side_by_side_runs_each_strategy_on_the_same_prompt(page, screenshot):
     open_tab(page)
     page.locator("#decoding-prompt textarea").fill(FRANCE)
     set_number(page, "decoding-max-new-tokens", 10)
@@ -103,6 +103,9 @@ def test_side_by_side_runs_each_strategy_on_the_same_prompt(page):
     sync_api.expect(table).to_contain_text("Beam search", timeout=LONG_WAIT)
     sync_api.expect(table.get_by_role("grid")).to_have_attribute("aria-rowcount", "5")
     sync_api.expect(table.get_by_role("row").nth(1)).to_contain_text(PARIS)  # greedy's
+    beam = table.get_by_role("row").nth(4)
+    sync_api.expect(beam).not_to_contain_text("…", timeout=LONG_WAIT)  # the last one finished
+    screenshot(page, "decoding", table)
 
 
 def test_two_browsers_generating_at_once_get_their_own_reply(page, browser, app_url):

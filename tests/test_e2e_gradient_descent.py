@@ -44,7 +44,7 @@ def test_L_shows_numbered_steps_the_stop_and_the_table(tab):
     assert step_value(tab) >= 3
 
 
-def test_previous_next_and_play_step_through_the_path(tab):
+def test_previous_next_and_play_step_through_the_path(tab, screenshot):
     last = step_value(tab)
     for step in (last - 1, last - 2):  # each click answers before the next one reads the step
         tab.locator("#gd-previous").click()
@@ -55,6 +55,7 @@ def test_previous_next_and_play_step_through_the_path(tab):
     tab.locator("#gd-play").click()  # plays on to the last step, then stops
     wait_for_step(tab, last)
     sync_api.expect(tab.locator("#gd-plot")).to_contain_text(f"tangent at step {last}")
+    screenshot(tab, "gradient-descent", tab.locator("#gd-plot"))
 
 
 def choose(page, elem_id: str, option: str) -> None:

@@ -41,7 +41,7 @@ def test_binary_metrics_show_every_metric_with_an_interval(page):
     error_toast(page, "y_true must be 0 or 1: found 2 (row 1)")
 
 
-def test_worked_roc_follows_an_edit_and_equals_sklearn(page):
+def test_worked_roc_follows_an_edit_and_equals_sklearn(page, screenshot):
     open_part(page, "Worked ROC-AUC")
     explanation = page.locator("#roc-explanation")
     sync_api.expect(explanation).to_contain_text("(13 + 0.5) / 16 = 0.843750")
@@ -49,6 +49,7 @@ def test_worked_roc_follows_an_edit_and_equals_sklearn(page):
     page.locator("#roc-compute").click()
     sync_api.expect(explanation).to_contain_text("(14 + 0.5) / 15 = 0.966667")
     sync_api.expect(explanation).to_contain_text("roc_auc_score = 0.966667")
+    screenshot(page, "metrics", page.locator("#roc-table"))
     edit_cell(page, "roc-table", 1, 0, "abc")
     page.locator("#roc-compute").click()
     error_toast(page, "y_score must be numbers: 'abc' is not (row 2)")

@@ -35,7 +35,7 @@ def quantize(page, m: int, bits: int, method: str) -> None:
     page.locator("#pq-run").click()
 
 
-def test_m_equals_d_shows_numbers_and_the_component_histogram(tab):
+def test_m_equals_d_shows_numbers_and_the_component_histogram(tab, screenshot):
     quantize(tab, 64, 2, "optimal")
     metrics = tab.locator("#pq-metrics")
     sync_api.expect(metrics).to_contain_text("optimal, M = 64", timeout=TIMEOUT)
@@ -45,6 +45,7 @@ def test_m_equals_d_shows_numbers_and_the_component_histogram(tab):
     sync_api.expect(tab.locator("#pq-plot")).to_contain_text("levels (4)")
     set_number(tab, "pq-part", 5)
     sync_api.expect(tab.locator("#pq-plot")).to_contain_text("Component 5", timeout=TIMEOUT)
+    screenshot(tab, "pq-explorer", tab.locator("#pq-plot"))
 
 
 def test_pq_with_sixteen_sub_spaces(tab):

@@ -28,7 +28,7 @@ def ask(page, question: str) -> None:
     page.locator("#retrieval-search").click()
 
 
-def test_the_hybrid_answers_a_question_with_marked_words(page):
+def test_the_hybrid_answers_a_question_with_marked_words(page, screenshot):
     open_tab(page)
     ask(page, "Why is a mutable default value shared between calls?")
     hits = page.locator("#retrieval-hits")
@@ -37,6 +37,7 @@ def test_the_hybrid_answers_a_question_with_marked_words(page):
     sync_api.expect(first).to_contain_text("Why are default values shared between objects?")
     assert hits.locator("mark").count() > 0
     assert hits.locator(".retrieval-hit").count() == 5
+    screenshot(page, "retrieval", page.locator("#retrieval-query"))
 
 
 def test_bad_queries_say_what_is_wrong(page):

@@ -88,7 +88,7 @@ def test_cancel_stops_a_running_run(runner, store, wait_until):
     ("signal_number", "status", "error"),
     [
         (signal.SIGTERM, "interrupted", "the worker process was interrupted"),
-        (signal.SIGKILL, "failed", "the training process exited with code -9"),
+        (signal.SIGKILL, "failed", "the training process was killed by SIGKILL"),
     ],
     ids=["SIGTERM", "SIGKILL"],
 )
@@ -102,7 +102,7 @@ def test_a_worker_process_that_dies_ends_its_run(
     os.kill(worker, signal_number)
     runner.wait(run_id, timeout=WAIT_S)
     run = store.get(run_id)
-    assert run.status == status and run.error.startswith(error)
+    assert run.status == status and error in run.error.splitlines()[-1]
 
 
 def test_a_queued_run_is_cancelled_before_it_starts(store):

@@ -1,6 +1,6 @@
 """Registered experiments. Importing this package registers every experiment module below."""
 
-from core.experiments import images, loan  # noqa: F401  (importing registers them)
+from core.experiments import images, loan, pretext, pseudo_labels  # noqa: F401  (importing registers them)
 from core.experiments.registry import (
     Experiment,
     get_experiment,
