@@ -81,6 +81,20 @@ def page(browser, app_url):
     page.close()
 
 
+def edit_cell(page, table: str, row: int, column: int, text: str) -> None:
+    """Replace a cell of an editable gr.Dataframe (`table` its elem_id; row and column from 0,
+    header excluded) as a user does: select it, Enter opens its editor, type, Enter."""
+    from playwright.sync_api import expect
+
+    cell = page.locator(f'#{table} [data-testid="cell-{row}-{column}"]')
+    cell.click()
+    expect(cell).to_be_focused()  # a re-render after an earlier edit can swallow the click
+    page.keyboard.press("Enter")
+    editor = cell.locator("input, textarea").first
+    editor.fill(text)
+    editor.press("Enter")
+
+
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 
 

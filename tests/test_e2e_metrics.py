@@ -4,6 +4,7 @@ bad input."""
 from pathlib import Path
 
 import pytest
+from conftest import edit_cell
 
 from tabs.metrics import TITLE
 
@@ -16,14 +17,6 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 def open_part(page, part: str) -> None:
     page.get_by_role("tab", name=TITLE, exact=True).click()
     page.get_by_role("tab", name=part, exact=True).click()
-
-
-def edit_cell(page, table: str, row: int, column: int, text: str) -> None:
-    """Type into a cell of an editable gr.Dataframe (rows and columns from 0, header excluded)."""
-    page.locator(f'#{table} [data-testid="cell-{row}-{column}"]').dblclick()
-    page.keyboard.press("Control+A")
-    page.keyboard.type(text)
-    page.keyboard.press("Enter")
 
 
 def error_toast(page, text: str) -> None:

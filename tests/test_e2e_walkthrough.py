@@ -11,6 +11,7 @@ pq-explorer.png (a run of the explorer), each in its tab's test_e2e_*.py.
 import re
 
 import pytest
+from conftest import edit_cell
 
 from core.runs import RunStore
 
@@ -26,13 +27,9 @@ def test_a_long_run_is_launched_then_cancelled(page, app_data, screenshot):
     page.get_by_role("option", name="loan_exp1", exact=True).click()
     key = page.locator(f'#config-form [data-testid="cell-{EPOCHS_ROW}-0"]')
     sync_api.expect(key).to_have_text("epochs")
-    cell = page.locator(f'#config-form [data-testid="cell-{EPOCHS_ROW}-{VALUE_COLUMN}"]')
-    cell.click()
-    page.keyboard.press("Enter")  # opens the cell's editor
-    editor = cell.locator("input, textarea").first
-    editor.fill("1000")  # minutes of training: it will still be running when cancelled
-    editor.press("Enter")
-    sync_api.expect(cell).to_contain_text("1000")
+    edit_cell(page, "config-form", EPOCHS_ROW, VALUE_COLUMN, "1000")  # still running when cancelled
+    value = page.locator(f'#config-form [data-testid="cell-{EPOCHS_ROW}-{VALUE_COLUMN}"]')
+    sync_api.expect(value).to_contain_text("1000")
 
     page.locator("#launch-run").click()
     status = page.locator("#run-status")
