@@ -606,6 +606,12 @@ def _describe(checkpoint: Path, run_id: int | None, store: RunStore) -> dict:
     }
 
 
+def _shown(path: Path) -> str:
+    """A path as the committed report shows it: relative to the repository when inside it."""
+    path = Path(path).resolve()
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m core.inference_study", description=__doc__.split("\n\n")[0]
@@ -654,7 +660,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {len(test.labels):,} test pictures; measuring ...", flush=True)
         study = run_study(subject, test, args.techniques, args.repeats)
         studies.append(
-            study | _describe(checkpoint, run_id, store) | {"checkpoint": str(checkpoint)}
+            study | _describe(checkpoint, run_id, store) | {"checkpoint": _shown(checkpoint)}
         )
         # written after every model, so an interrupted study keeps what it measured
         path = write_report(studies, args.out, command, before, machine())
