@@ -23,10 +23,10 @@ lint: install-dev
 	$(VENV)/bin/ruff format .
 
 report: install
-	$(PY) -m core.loan_report
+	$(PY) -m core.reports.loan
 
 image-report: install
-	OMP_NUM_THREADS=1 $(PY) -m core.image_report --data digits
+	OMP_NUM_THREADS=1 $(PY) -m core.reports.images --data digits
 
 bench: install
 	$(PY) -m benchmarks.bench_training
@@ -38,4 +38,4 @@ bench: install
 	$(PY) -m benchmarks.bench_load
 
 models: install
-	$(PY) -m core.build_models $(MODELS) $(if $(AFHQ_DIR),--afhq-dir $(AFHQ_DIR))
+	$(PY) -m core.shipped.build $(MODELS) $(if $(AFHQ_DIR),--afhq-dir $(AFHQ_DIR))

@@ -1,7 +1,7 @@
 """DL Studio: assembles the tabs into one Gradio app and serves it on port 7860.
 
 Every tab opens with one line saying which model and data it uses and where it runs
-(`core.runtime_info`). Uploads larger than MAX_UPLOAD_MB are refused by the server before any
+(`core.hosting.runtime`). Uploads larger than MAX_UPLOAD_MB are refused by the server before any
 code reads them; each upload input also names the file types it takes, and the code behind it
 checks the content (see docs/deploy.md).
 """
@@ -10,15 +10,15 @@ import os
 
 import gradio as gr
 
-from core.jobs import JobRunner
+from core.hosting.runtime import statement
+from core.hosting.spaces import preload_for_zero_gpu
 from core.paths import default_db_path
-from core.runs import RunStore
-from core.runtime_info import statement
-from core.spaces_support import preload_for_zero_gpu
+from core.runs.jobs import JobRunner
+from core.runs.store import RunStore
 from tabs import classifier, decoding, gradient_descent, metrics, pq_explorer, retrieval, training
 
 STANDALONE_TABS = (classifier, decoding, retrieval, gradient_descent, metrics, pq_explorer)
-MAX_UPLOAD_MB = 50  # any single upload; images are held to 20 MB by core.images on top
+MAX_UPLOAD_MB = 50  # any single upload; images are held to 20 MB by core.vision.inputs on top
 
 
 def build_app(runner: JobRunner) -> gr.Blocks:

@@ -17,8 +17,8 @@ from collections.abc import Callable
 
 import torch
 
-from core.decoding import DecodingSettings, generate, naive_greedy
-from core.lm import load_lm
+from core.decoding.lm import load_lm
+from core.decoding.strategies import DecodingSettings, generate, naive_greedy
 
 PROMPT = "Write a short story about a dragon who learns to bake bread."
 SAMPLE = {"do_sample": True, "top_k": 0}  # transformers' default top_k=50 would cut the tail

@@ -14,8 +14,8 @@ from collections.abc import Callable
 import torch
 
 from benchmarks.timing import median_ms
-from core import descent_view as view
-from core.descent import PRESETS
+from core.descent import view
+from core.descent.methods import PRESETS
 from tabs import gradient_descent as tab
 
 BUDGET_MS = 200.0

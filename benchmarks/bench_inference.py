@@ -7,7 +7,7 @@ One intra-op thread (the app's setting), the same test pictures for every techni
 median milliseconds per batch of 1 and of 64 after warm-up, the ratio eager / technique and the
 largest logit difference against eager; then the ONNX Runtime speed-up over eager at batch 1
 (all graph optimisations). The full study, with p95, throughput, accuracy, sizes and profiles,
-is `python -m core.inference_study`.
+is `python -m core.reports.inference`.
 """
 
 import argparse
@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from benchmarks.timing import median_ms
-from core.inference_study import BASELINE, ORT_REFERENCE, checkpoint_of_run, load_subject
-from core.inference_techniques import NotApplicable, build_predictor, list_techniques
 from core.paths import data_dir
+from core.reports.inference import BASELINE, ORT_REFERENCE, checkpoint_of_run, load_subject
+from core.serving.techniques import NotApplicable, build_predictor, list_techniques
 
 TECHNIQUES = (
     "eager",

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 
 from benchmarks.timing import median_ms
-from core.build_models import animals_model
-from core.serving import load_model
+from core.serving.onnx import load_model
+from core.shipped.build import animals_model
 
 EAGER_MODELS: dict[str, Callable[[], torch.nn.Module]] = {"animals": animals_model}
 BATCH_SIZES = (1, 32)

@@ -16,8 +16,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from core.pq.evaluate import load_vectors
 from core.pq.scalar import lloyd_levels, optimal_levels, quantize, uniform_levels
-from core.quantize import load_vectors
 
 
 def timed(fit: Callable[[np.ndarray], np.ndarray], columns: np.ndarray):

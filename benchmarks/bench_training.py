@@ -12,9 +12,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from core.execution import execute_run
-from core.jobs import JobRunner
-from core.runs import RunStore
+from core.runs.execution import execute_run
+from core.runs.jobs import JobRunner
+from core.runs.store import RunStore
 
 BUDGET_S = 60.0
 

@@ -2,10 +2,10 @@
 
 import gradio as gr
 
-from core.images import ImageInputError, drawing_to_image, load_image
 from core.paths import REPO_ROOT
-from core.run_models import RUN_PREFIX, list_run_models, load_any_model
-from core.serving import MODELS_DIR, ModelCard, ModelFileError, list_models
+from core.serving.onnx import MODELS_DIR, ModelCard, ModelFileError, list_models
+from core.serving.run_models import RUN_PREFIX, list_run_models, load_any_model
+from core.vision.inputs import ImageInputError, drawing_to_image, load_image
 from tabs.pending import pending
 
 TITLE = "Classifier"
@@ -140,7 +140,7 @@ def animals_panel() -> None:
     picker = model_picker("animals", ("rgb", "gray"), "photo-model")
 
     def classify(photo_file: dict | None, choice: str):
-        """Gets the uploaded file unopened (preprocess=False): core.images alone decodes it,
+        """Gets the uploaded file unopened (preprocess=False): core.vision.inputs alone decodes it,
         with its format list and pixel limit, so a hostile file gets a plain-words refusal
         (Gradio's own decoding would fail first, with a message that names nothing)."""
         if photo_file is None:

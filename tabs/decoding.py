@@ -6,10 +6,16 @@ import dataclasses
 import gradio as gr
 import pandas as pd
 
-from core.decoding import MAX_BEAMS, MAX_NEW_TOKENS, TOP_P_RULES, DecodingSettings, stream
-from core.decoding_view import beams_table, next_token_view, steps_table
-from core.lm import KNOWN_MODELS, check_prompt_text, default_model, load_lm
-from core.spaces_support import on_gpu
+from core.decoding.lm import KNOWN_MODELS, check_prompt_text, default_model, load_lm
+from core.decoding.strategies import (
+    MAX_BEAMS,
+    MAX_NEW_TOKENS,
+    TOP_P_RULES,
+    DecodingSettings,
+    stream,
+)
+from core.decoding.view import beams_table, next_token_view, steps_table
+from core.hosting.spaces import on_gpu
 
 TITLE = "Decoding"
 STRATEGY_LABELS = {

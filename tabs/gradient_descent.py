@@ -2,8 +2,8 @@
 
 import gradio as gr
 
-from core import descent_view as view
-from core.descent import METHODS, PRESETS
+from core.descent import view
+from core.descent.methods import METHODS, PRESETS
 
 TITLE = "Gradient descent"
 FIRST = "L"

@@ -16,7 +16,6 @@ from core.metrics import (
     averaging,
     binary,
     fbeta,
-    figures,
     imbalance,
     inputs,
     labeling,
@@ -24,6 +23,7 @@ from core.metrics import (
     ranking,
     roc,
     significance,
+    view,
 )
 from core.metrics.crowd import simulate_crowd
 
@@ -160,7 +160,7 @@ def imbalance_outputs(source, separation, spread, threshold, beta, data):
         y_true, y_score = imbalance.binormal_scores(separation, spread)
     table = imbalance.imbalance_table(y_true, y_score, threshold, beta)
     return (
-        figures.imbalance_figure(table),
+        view.imbalance_figure(table),
         bullets(imbalance.conclusions(table)),
         table.round(5),
     )
@@ -216,7 +216,7 @@ def fbeta_outputs(beta, source, data):
         f"Best F{beta:g} = {row['f_beta']:.4f} at threshold {row['threshold']:.3f}: precision "
         f"{row['precision']:.4f}, recall {row['recall']:.4f}."
     )
-    return figures.fbeta_figure(curve, beta), text
+    return view.fbeta_figure(curve, beta), text
 
 
 def fbeta_panel(binary_table: gr.Dataframe) -> None:
@@ -248,7 +248,7 @@ def roc_outputs(data):
     worked = roc.worked_roc_table(data)
     matrix = worked.pair_matrix()
     return (
-        figures.roc_figure(worked),
+        view.roc_figure(worked),
         bullets(worked.explanation()),
         worked.sorted_rows,
         worked.steps.round(4).astype({"threshold": object}).replace(np.inf, "above all"),
@@ -303,7 +303,7 @@ def averaging_outputs(mode, matrix, labels):
     return (
         report.per_class.round(4),
         report.averages.round(4),
-        figures.averaging_figure(report),
+        view.averaging_figure(report),
         report.arithmetic,
         bullets(report.conclusions()),
     )
@@ -366,7 +366,7 @@ def page_outputs(data, persistence, alpha, k):
         {"metric": name, "value": round(values[name], 4), "what": what, "why a main metric": ""}
         for name, what in ranking.EXPLAIN.items()
     ]
-    return pd.DataFrame(rows), figures.page_figure(values["details"]), values["details"].round(4)
+    return pd.DataFrame(rows), view.page_figure(values["details"]), values["details"].round(4)
 
 
 def search_panel() -> None:
@@ -433,7 +433,7 @@ def labeling_outputs(table, truth):
         bullets(report.conclusions()),
         report.alpha.round(4),
         accuracy,
-        figures.workers_figure(report.honeypots, report.ds_accuracy),
+        view.workers_figure(report.honeypots, report.ds_accuracy),
         report.honeypots.round(3),
         report.disputed.head(15).round(3),
     )
@@ -519,7 +519,7 @@ def significance_outputs(query, alpha, k, gain, unit, zero_method, data):
         bullets(headline + comparison.notes),
         comparison.table().round({"statistic": 4, "p_value (A > B)": 6}),
         comparison.ndcg.round(4),
-        figures.differences_figure(comparison.units, comparison.unit),
+        view.differences_figure(comparison.units, comparison.unit),
         "### Assumptions\n" + bullets(assumptions),
     )
 

@@ -7,8 +7,7 @@ import numpy as np
 
 from core.embeddings import list_embedding_sets, load_embedding_set
 from core.pq import view
-from core.pq.product import METHODS, ProductQuantizer
-from core.quantize import (
+from core.pq.evaluate import (
     GAUSSIAN_MIXTURE,
     MAX_BITS,
     VectorInputError,
@@ -19,6 +18,7 @@ from core.quantize import (
     mse_curves,
     read_npy,
 )
+from core.pq.product import METHODS, ProductQuantizer
 
 TITLE = "PQ explorer"
 UPLOAD = "upload"
@@ -58,7 +58,7 @@ def read_upload(path: str | None) -> np.ndarray:
         raise VectorInputError(
             f"{Path(path).name} holds {vectors.shape[0]} x {vectors.shape[1]}: the explorer "
             f"takes at most {MAX_UPLOAD_VECTORS} vectors of at most {MAX_UPLOAD_DIM} dims "
-            "(the command line has no limit: python -m core.quantize FILE.npy ...)"
+            "(the command line has no limit: python -m core.pq.evaluate FILE.npy ...)"
         )
     return vectors
 

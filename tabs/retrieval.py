@@ -6,10 +6,10 @@ import gradio as gr
 import pandas as pd
 import plotly.express as px
 
+from core.retrieval.cli import DEFAULT_RETRIEVER, PROTOCOL, cached_corpus, evaluate, search
 from core.retrieval.corpus import SHIPPED_CORPUS, Corpus, CorpusError, load_corpus
 from core.retrieval.registry import DESCRIPTIONS, RETRIEVERS
 from core.retrieval.text import term_spans
-from core.search import DEFAULT_RETRIEVER, PROTOCOL, cached_corpus, evaluate, search
 
 TITLE = "Retrieval"
 ALL = "all collections"

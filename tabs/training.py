@@ -2,12 +2,12 @@
 
 import gradio as gr
 
-from core import launcher
 from core.experiments import get_experiment, list_experiments
-from core.jobs import JobRunner
-from core.runs import STATUSES, RunStoreFullError
-from core.sweeps import format_grid, parse_grid
-from core.tabular import import_csv
+from core.runs import view as launcher
+from core.runs.jobs import JobRunner
+from core.runs.store import STATUSES, RunStoreFullError
+from core.runs.sweeps import format_grid, parse_grid
+from core.tabular.data import import_csv
 
 TITLE = "Training"
 ALL = "all"
@@ -116,7 +116,7 @@ def build(runner: JobRunner) -> None:
     gr.Markdown(
         "Launch any registered experiment, watch it train, and compare runs. Every run is kept "
         f"in the SQLite run store (`{store.path}`) and survives a restart. The same runs can be "
-        "started from a terminal: `python -m core.train EXPERIMENT --key value`."
+        "started from a terminal: `python -m core.runs.cli EXPERIMENT --key value`."
     )
     current_run = gr.State(None)
     known_choices = gr.State(run_choices())

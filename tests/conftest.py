@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.app_process import REPO, served_app
-from core.runs import RunStore
+from core.runs.store import RunStore
 
 
 @pytest.fixture

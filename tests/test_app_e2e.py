@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from core import launcher
-from core.engine import ImageTrainConfig, train_image_classifier
-from core.execution import RunLogger
-from core.runs import RunStore
-from core.serving import list_models
+from core.runs import view as launcher
+from core.runs.execution import RunLogger
+from core.runs.store import RunStore
+from core.serving.onnx import list_models
+from core.vision.engine import ImageTrainConfig, train_image_classifier
 
 pytestmark = pytest.mark.browser
 sync_api = pytest.importorskip("playwright.sync_api")

@@ -9,7 +9,7 @@ import torchvision.models._api
 from PIL import Image
 from torchvision import transforms
 
-from core.backbones import (
+from core.vision.backbones import (
     ANIMAL_CLASSES,
     ANIMAL_IMAGENET_IDS,
     IMAGENET_MEAN,
@@ -23,7 +23,7 @@ from core.backbones import (
 DOMESTIC_CATS = range(281, 286)
 ESPRESSO = 967
 
-# The reference ImageNet evaluation preprocessing, independent of core.preprocess.
+# The reference ImageNet evaluation preprocessing, independent of core.vision.preprocess.
 IMAGENET_EVAL = transforms.Compose(
     [
         transforms.Resize(256, interpolation=transforms.InterpolationMode.BICUBIC),

@@ -1,4 +1,4 @@
-"""The command line `python -m core.train`: listing, single runs, sweeps, errors, overrides."""
+"""The command line `python -m core.runs.cli`: listing, single runs, sweeps, errors, overrides."""
 
 import json
 import re
@@ -10,8 +10,8 @@ import pytest
 
 import core
 from core.experiments import list_experiments
-from core.runs import RunStore
-from core.train import main, parse_overrides
+from core.runs.cli import main, parse_overrides
+from core.runs.store import RunStore
 
 REPO = Path(core.__file__).resolve().parent.parent
 
@@ -25,7 +25,7 @@ def db(tmp_path, monkeypatch):
 
 def cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "core.train", *args],
+        [sys.executable, "-m", "core.runs.cli", *args],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -64,8 +64,8 @@ def test_the_data_volume_holds_the_run_store_uploads_and_trained_models(monkeypa
     """With DLSTUDIO_DATA set as in the image, everything a user makes lands under it."""
     monkeypatch.setenv("DLSTUDIO_DATA", str(tmp_path))
     monkeypatch.delenv("DLSTUDIO_DB", raising=False)
-    from core.runs import RunStore
-    from core.tabular import import_csv
+    from core.runs.store import RunStore
+    from core.tabular.data import import_csv
 
     store = RunStore(paths.default_db_path())
     assert store.path.parent == tmp_path

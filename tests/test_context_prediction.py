@@ -1,6 +1,6 @@
-"""Context prediction (core.context_prediction) and the classifier hooks it feeds: the relative
+"""Context prediction (core.vision.pretext) and the classifier hooks it feeds: the relative
 position labels on a picture whose grid cells are known, the geometry's bounds, a short real
-pretraining on the digits, and label fractions / init_from in core.engine."""
+pretraining on the digits, and label fractions / init_from in core.vision.engine."""
 
 from dataclasses import asdict
 
@@ -8,25 +8,25 @@ import numpy as np
 import pytest
 import torch
 
-from core.backbones import SmallCNN
-from core.context_prediction import (
-    NEIGHBOURS,
-    PatchGeometry,
-    jitter_intensity,
-    sample_pairs,
-)
-from core.engine import (
+from core.experiments import get_experiment
+from core.reports.ssl import write_report
+from core.runs.execution import execute_run
+from core.runs.store import RunStore
+from core.runs.view import config_form
+from core.vision.backbones import SmallCNN
+from core.vision.engine import (
     EXTRACTOR_CHECKPOINT,
     ImageTrainConfig,
     fraction_subset,
     load_extractor,
     prepare_data,
 )
-from core.execution import execute_run
-from core.experiments import get_experiment
-from core.launcher import config_form
-from core.runs import RunStore
-from core.ssl_report import write_report
+from core.vision.pretext import (
+    NEIGHBOURS,
+    PatchGeometry,
+    jitter_intensity,
+    sample_pairs,
+)
 
 # Where each label's neighbour lies, written out by hand (row, column of the 3x3 grid).
 EXPECTED_CELL = {
@@ -223,7 +223,7 @@ def test_the_report_compares_pretrained_and_random_runs(pretext_run, tmp_path):
         config = get_experiment("digits_finetune").make_config(values)
         run_ids.append(store.create("digits_finetune", asdict(config)))
         assert execute_run(store, run_ids[-1]).status == "done"
-    readme = write_report(store, "digits", run_ids, tmp_path, "python -m core.ssl_report")
+    readme = write_report(store, "digits", run_ids, tmp_path, "python -m core.reports.ssl")
     text = readme.read_text()
     table = text.split("## Classifiers")[1]
     assert "random init" in table and "context-prediction pretrained" in table

@@ -13,7 +13,7 @@ from scipy.stats import chisquare
 from transformers import Qwen2Config, Qwen2ForCausalLM
 from transformers.generation.logits_process import TopPLogitsWarper
 
-from core.decoding import (
+from core.decoding.strategies import (
     DecodingSettings,
     choose_token,
     generate,

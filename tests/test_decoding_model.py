@@ -13,10 +13,10 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 from transformers.generation.logits_process import TopPLogitsWarper
 
-from core import generate as cli
-from core.decoding import DecodingSettings, generate, next_token_logits, top_p_mask
-from core.decoding_view import distribution_table, next_token_view, steps_table
-from core.lm import load_lm
+from core.decoding import cli
+from core.decoding.lm import load_lm
+from core.decoding.strategies import DecodingSettings, generate, next_token_logits, top_p_mask
+from core.decoding.view import distribution_table, next_token_view, steps_table
 from core.paths import REPO_ROOT
 
 FRANCE = "What is the capital of France?"  # SmolLM2 answers in 8 tokens, EOS included
@@ -183,7 +183,7 @@ def test_the_cli_refuses_bad_input_before_loading_anything(arguments, message, c
 
 def test_the_cli_as_a_command():
     done = subprocess.run(
-        [sys.executable, "-m", "core.generate", "--prompt", "hi", "--top-p", "0", "--json"],
+        [sys.executable, "-m", "core.decoding.cli", "--prompt", "hi", "--top-p", "0", "--json"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

@@ -9,9 +9,9 @@ import pytest
 import torch
 from scipy.optimize import minimize, minimize_scalar
 
-from core.descent import PRESETS, curvature, descend, get_preset, race
-from core.expressions import parse_function
-from core.optimize import main
+from core.descent.cli import main
+from core.descent.expressions import parse_function
+from core.descent.methods import PRESETS, curvature, descend, get_preset, race
 from core.paths import REPO_ROOT
 
 L_TEXT = "3*x**2 - sin(x) + exp(x) - 5"
@@ -248,7 +248,7 @@ def test_cli_refuses_hostile_text_in_a_real_process_running_nothing(tmp_path):
     flag = tmp_path / "pwned"
     hostile = f"__import__('os').system('touch {flag}')"
     process = subprocess.run(
-        [sys.executable, "-m", "core.optimize", "--function", hostile, "--json"],
+        [sys.executable, "-m", "core.descent.cli", "--function", hostile, "--json"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core.decoding import DecodingSettings, generate
-from core.lm import load_lm
+from core.decoding.lm import load_lm
+from core.decoding.strategies import DecodingSettings, generate
 
 pytestmark = pytest.mark.browser
 sync_api = pytest.importorskip("playwright.sync_api")

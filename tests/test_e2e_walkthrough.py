@@ -13,7 +13,7 @@ import re
 import pytest
 from conftest import edit_cell
 
-from core.runs import RunStore
+from core.runs.store import RunStore
 
 pytestmark = pytest.mark.browser
 sync_api = pytest.importorskip("playwright.sync_api")

@@ -11,7 +11,6 @@ import pytest
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from core.backbones import create_backbone
 from core.embeddings import (
     EMBEDDINGS_DIR,
     RECIPES,
@@ -21,9 +20,10 @@ from core.embeddings import (
 )
 from core.embeddings.__main__ import main
 from core.embeddings.build import FeatureExtractor, build_embedding_set, penultimate_graph
-from core.image_data import FASHION_MNIST_DIR, load_image_dataset
-from core.preprocess import prepare_batch
-from core.serving import INPUT_NAME, MODELS_DIR, load_model
+from core.serving.onnx import INPUT_NAME, MODELS_DIR, load_model
+from core.vision.backbones import create_backbone
+from core.vision.data import FASHION_MNIST_DIR, load_image_dataset
+from core.vision.preprocess import prepare_batch
 
 CHECKED = 6  # vectors recomputed from their images per set
 

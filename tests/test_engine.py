@@ -15,9 +15,12 @@ from torch.optim.lr_scheduler import (
 )
 from torchvision.transforms import v2
 
-from core.backbones import IMAGENET_MEAN, backbone_stages, create_backbone
 from core.config import build_config
-from core.engine import (
+from core.runs.execution import RunCancelled, RunLogger
+from core.runs.store import RunStore
+from core.vision.backbones import IMAGENET_MEAN, backbone_stages, create_backbone
+from core.vision.data import load_image_dataset
+from core.vision.engine import (
     BEST_CHECKPOINT,
     LAST_CHECKPOINT,
     PLATEAU_FACTOR,
@@ -39,10 +42,7 @@ from core.engine import (
     stage_param_groups,
     train_image_classifier,
 )
-from core.execution import RunCancelled, RunLogger
-from core.image_data import load_image_dataset
-from core.preprocess import prepare_batch
-from core.runs import RunStore
+from core.vision.preprocess import prepare_batch
 
 METRICS = {
     "train_loss",

@@ -7,7 +7,7 @@ import pytest
 import sympy as sp
 from scipy.optimize import approx_fprime
 
-from core.expressions import MAX_LENGTH, ExpressionError, parse_function
+from core.descent.expressions import MAX_LENGTH, ExpressionError, parse_function
 
 x, y = sp.symbols("x y", real=True)
 

@@ -29,11 +29,11 @@ from PIL import Image
 
 from app import MAX_UPLOAD_MB
 from benchmarks.app_process import REPO, served_app
-from core import launcher
-from core.jobs import JobRunner
-from core.runs import RunStore
-from core.serving import MODELS_DIR, ModelCard
-from core.tabular import import_csv
+from core.runs import view as launcher
+from core.runs.jobs import JobRunner
+from core.runs.store import RunStore
+from core.serving.onnx import MODELS_DIR, ModelCard
+from core.tabular.data import import_csv
 
 DRAWN_THREE = REPO / "tests" / "drawn_digits" / "3_dejavu-mathtexgyre_0.png"  # p(3) = 0.97
 CORRUPT_RUN_ID, FINISHED_RUN_ID = 1, 2  # the seeded store's runs
@@ -238,8 +238,8 @@ def test_killing_a_training_worker_fails_only_its_run(fault_app, client):
 FULL_DISK = textwrap.dedent("""
     import json, subprocess, sys
     from pathlib import Path
-    from core.jobs import JobRunner
-    from core.runs import RunStore, RunStoreFullError
+    from core.runs.jobs import JobRunner
+    from core.runs.store import RunStore, RunStoreFullError
     disk = Path(sys.argv[1])
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], check=True)
     store = RunStore(disk / "runs.sqlite")

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from core.image_data import (
+from core.vision.data import (
     AFHQ_URL,
     FASHION_MNIST_DIR,
     dataset_splits,
@@ -72,7 +72,7 @@ def test_fashion_mnist_reads_the_debian_idx_files():
 
 
 def test_a_missing_fashion_mnist_names_the_debian_package(tmp_path):
-    from core.image_data import load_fashion_mnist
+    from core.vision.data import load_fashion_mnist
 
     with pytest.raises(FileNotFoundError, match="install the Debian package dataset-fashion-mnist"):
         load_fashion_mnist(tmp_path)

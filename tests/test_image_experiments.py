@@ -3,7 +3,6 @@
 import pytest
 import torch
 
-from core.engine import RECIPES
 from core.experiments import get_experiment
 from core.experiments.images import (
     DATA_SETS,
@@ -11,9 +10,10 @@ from core.experiments.images import (
     RECIPE_SUFFIXES,
     experiment_names,
 )
-from core.image_data import FASHION_MNIST_DIR
-from core.image_report import main
-from core.sweeps import plan_sweep, sweep_results
+from core.reports.images import main
+from core.runs.sweeps import plan_sweep, sweep_results
+from core.vision.data import FASHION_MNIST_DIR
+from core.vision.engine import RECIPES
 
 NAMES = [name for prefix in DATA_SETS for name in experiment_names(prefix)]
 
@@ -93,7 +93,7 @@ def test_a_quick_report_sweeps_the_four_recipes_and_writes_every_part(store, tmp
         assert (out / image).stat().st_size > 5_000
         assert f"({image})" in text
     assert "| digits_cnn epochs=1 limit_train=40" in text  # the values it ran with
-    assert "`python -m core.train digits_cnn --epochs 1 --limit_train 40 --seed 0`" in text
+    assert "`python -m core.runs.cli digits_cnn --epochs 1 --limit_train 40 --seed 0`" in text
     conclusions = text.split("## Conclusions")[1]
     assert conclusions.count("\n- ") == 5
     assert "goal of 99% test accuracy" in conclusions

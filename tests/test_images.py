@@ -1,4 +1,5 @@
-"""core.images: every kind of user input becomes a checked RGB or L image, or a clear error."""
+"""core.vision.inputs: every kind of user input becomes a checked RGB or L image, or a clear
+error."""
 
 import io
 import struct
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFile
 
-from core.images import MAX_FILE_BYTES, ImageInputError, drawing_to_image, load_image
+from core.vision.inputs import MAX_FILE_BYTES, ImageInputError, drawing_to_image, load_image
 
 DRAWN = Path(__file__).parent / "drawn_digits"
 

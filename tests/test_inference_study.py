@@ -11,10 +11,7 @@ import torch
 from sklearn.metrics import accuracy_score
 from torch import nn
 
-from core.backbones import SmallCNN, create_backbone
-from core.engine import prepare_pictures
-from core.image_data import dataset_splits, load_digits_dataset
-from core.inference_study import (
+from core.reports.inference import (
     LabelledPictures,
     accuracy,
     load_subject,
@@ -26,7 +23,7 @@ from core.inference_study import (
     torch_profile,
     write_report,
 )
-from core.inference_techniques import (
+from core.serving.techniques import (
     NotApplicable,
     Subject,
     artifact_size,
@@ -34,7 +31,10 @@ from core.inference_techniques import (
     fold_batchnorm,
     list_techniques,
 )
-from core.preprocess import InputSpec
+from core.vision.backbones import SmallCNN, create_backbone
+from core.vision.data import dataset_splits, load_digits_dataset
+from core.vision.engine import prepare_pictures
+from core.vision.preprocess import InputSpec
 
 SPEC = InputSpec("digit", 16, (0.5,), (0.5,))
 
@@ -223,7 +223,7 @@ def test_study_measures_and_reports(digits, eager_logits, tmp_path):
         "time": "now",
     }
     machine |= {"load_average": (1.0, 1.0, 1.0)}
-    readme = write_report([study], tmp_path, "python -m core.inference_study", machine, machine)
+    readme = write_report([study], tmp_path, "python -m core.reports.inference", machine, machine)
     text = readme.read_text()
     ratio = rows["eager"]["p50_ms"] / rows["ort_all"]["p50_ms"]
     assert f"ONNX Runtime speed-up over eager at batch 1: {ratio:.2f}x" in text

@@ -6,12 +6,12 @@ import uuid
 
 import pytest
 
-from core.execution import RunCancelled, RunLogger, execute_run
 from core.experiments import Experiment, register, unregister
 from core.experiments.loan import LoanConfig
-from core.jobs import JobRunner
 from core.paths import REPO_ROOT
-from core.sweeps import expand_grid, format_grid, parse_grid, plan_sweep, sweep_results
+from core.runs.execution import RunCancelled, RunLogger, execute_run
+from core.runs.jobs import JobRunner
+from core.runs.sweeps import expand_grid, format_grid, parse_grid, plan_sweep, sweep_results
 
 SAMPLE_CSV = str(REPO_ROOT / "assets" / "credit_sample.csv")
 WAIT_S = 120  # a guard against hanging, not a speed requirement

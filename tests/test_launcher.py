@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from core.experiments import get_experiment
-from core.launcher import (
+from core.runs.store import RunStore
+from core.runs.view import (
     config_form,
     curves,
     form_values,
@@ -14,7 +15,6 @@ from core.launcher import (
     sweep_ids,
     sweep_view,
 )
-from core.runs import RunStore
 
 SPLITS = ("val", "test")  # the splits that log_history records
 

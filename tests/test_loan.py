@@ -8,11 +8,11 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from core.execution import execute_run
 from core.experiments import get_experiment
-from core.mlp import Block, BlockMLP
-from core.runs import RunStore
-from core.tabular import import_csv, load_table, prepare_binary
+from core.runs.execution import execute_run
+from core.runs.store import RunStore
+from core.tabular.data import import_csv, load_table, prepare_binary
+from core.tabular.mlp import Block, BlockMLP
 
 SPLITS = ("train", "val", "test")
 

@@ -1,6 +1,6 @@
 """`make report` keeps working: a one-epoch report has every table, plot and conclusion."""
 
-from core.loan_report import EXPERIMENTS, main
+from core.reports.loan import EXPERIMENTS, main
 
 
 def test_a_quick_report_has_every_experiment_sweep_plot_and_conclusion(store, tmp_path):

@@ -17,8 +17,8 @@ from core.metrics.binary import (
     log_loss,
     roc_auc,
 )
+from core.metrics.bootstrap import bootstrap_ci, bootstrap_cis
 from core.metrics.inputs import MetricInputError
-from core.stats import bootstrap_ci, bootstrap_cis
 
 TOLERANCE = 1e-9
 # The closing note's 1,000 cases: METRICS_PARITY_CASES=1000 pytest tests/test_metrics_binary.py

@@ -9,11 +9,11 @@ import torch
 from sklearn.datasets import load_diabetes
 from sklearn.preprocessing import StandardScaler
 
-from core.execution import execute_run
 from core.experiments import get_experiment
 from core.experiments.loan import LoanConfig
-from core.mlp import BlockMLP
 from core.nn import ExpPlusCos, Lion, RMSNorm, exp_plus_cos, lion_update
+from core.runs.execution import execute_run
+from core.tabular.mlp import BlockMLP
 
 # --- RMSNorm ---
 

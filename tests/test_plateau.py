@@ -1,10 +1,10 @@
-"""Plateau detection and time-to-fraction (core.plateau) on hand-made learning curves."""
+"""Plateau detection and time-to-fraction (core.reports.plateau) on hand-made learning curves."""
 
 import math
 
 import pytest
 
-from core.plateau import epochs_to_fraction, plateau_epoch, seconds_to_epoch
+from core.reports.plateau import epochs_to_fraction, plateau_epoch, seconds_to_epoch
 
 # rises, then improves by less than epsilon = 0.002 from epoch 4 on
 SATURATING = [0.50, 0.70, 0.80, 0.810, 0.811, 0.809, 0.8115, 0.805]

@@ -1,4 +1,4 @@
-"""core.preprocess: the input spec, and the tensors each kind of input becomes."""
+"""core.vision.preprocess: the input spec, and the tensors each kind of input becomes."""
 
 import json
 from pathlib import Path
@@ -10,8 +10,8 @@ from scipy import ndimage
 from skimage import data
 from sklearn.datasets import load_digits
 
-from core.images import ImageInputError
-from core.preprocess import InputSpec, prepare, prepare_batch
+from core.vision.inputs import ImageInputError
+from core.vision.preprocess import InputSpec, prepare, prepare_batch
 
 DRAWN = Path(__file__).parent / "drawn_digits"
 DRAWINGS = sorted(DRAWN.glob("*.png"))

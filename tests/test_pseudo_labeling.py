@@ -6,19 +6,19 @@ import numpy as np
 import pytest
 import torch
 
-import core.pseudo_labeling as pseudo_labeling
-from core.engine import evaluate, load_trained_model, prepare_data
-from core.execution import RunLogger, execute_run
+import core.vision.pseudo_labeling as pseudo_labeling
 from core.experiments import get_experiment
-from core.image_data import load_image_dataset
-from core.pseudo_label_report import main as report_main
-from core.pseudo_labeling import (
+from core.reports.pseudo_labels import main as report_main
+from core.runs.execution import RunLogger, execute_run
+from core.runs.store import RunStore
+from core.vision.data import load_image_dataset
+from core.vision.engine import evaluate, load_trained_model, prepare_data
+from core.vision.pseudo_labeling import (
     PseudoLabels,
     select_pseudo_labels,
     split_labeled,
     with_pseudo_labels,
 )
-from core.runs import RunStore
 
 # A tiny but real run: 400 training digits, half of them labeled, 3 epochs.
 TINY = {"epochs": 3, "limit_train": 400, "label_fraction": 0.5, "threshold": 0.5}

@@ -13,9 +13,7 @@ from sklearn.neighbors import NearestNeighbors
 
 from core.embeddings import load_embedding_set
 from core.paths import REPO_ROOT
-from core.pq.product import ProductQuantizer, fit
-from core.pq.scalar import lloyd_levels, optimal_levels, quantize, uniform_levels
-from core.quantize import (
+from core.pq.evaluate import (
     VectorInputError,
     check_settings,
     check_vectors,
@@ -26,6 +24,8 @@ from core.quantize import (
     mse_curves,
     read_npy,
 )
+from core.pq.product import ProductQuantizer, fit
+from core.pq.scalar import lloyd_levels, optimal_levels, quantize, uniform_levels
 
 ROUNDING = 1e-9  # relative slack for sums of squares computed in different orders
 
@@ -271,7 +271,7 @@ def test_bad_files_are_refused_clearly(tmp_path):
 def test_the_command_line_contract(tmp_path):
     path = tmp_path / "vectors.npy"
     np.save(path, gaussian_mixture(count=300, dim=8))
-    command = [sys.executable, "-m", "core.quantize", str(path), "--m", "8", "--bits", "3"]
+    command = [sys.executable, "-m", "core.pq.evaluate", str(path), "--m", "8", "--bits", "3"]
     result = subprocess.run(
         [*command, "--method", "lloyd", "--json"],
         capture_output=True,

@@ -7,15 +7,15 @@ import sys
 import textwrap
 from pathlib import Path
 
-from core.runs import RunStore
+from core.runs.store import RunStore
 
 REPO = Path(__file__).resolve().parent.parent
 
 # A stand-in for the app: a JobRunner that finishes one short run, starts a long one, and waits.
 APP = textwrap.dedent("""
     import sys, time
-    from core.jobs import JobRunner
-    from core.runs import RunStore
+    from core.runs.jobs import JobRunner
+    from core.runs.store import RunStore
     runner = JobRunner(RunStore(sys.argv[1]))
     runner.wait(runner.submit("loan_exp1", {"epochs": 1}))
     runner.submit("loan_exp2", {"epochs": 1000})

@@ -16,6 +16,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 
 from core.paths import REPO_ROOT
 from core.retrieval import corpus as corpus_module
+from core.retrieval.cli import evaluate, search
 from core.retrieval.corpus import (
     SHIPPED_CORPUS,
     CorpusError,
@@ -27,7 +28,6 @@ from core.retrieval.fusion import HybridRetriever
 from core.retrieval.metrics import PADDING
 from core.retrieval.registry import RETRIEVERS, build_retriever, prepared_retriever
 from core.retrieval.text import MAX_QUERY_CHARS, term_spans, tokenize
-from core.search import evaluate, search
 
 SCRIPT = REPO_ROOT / "scripts" / "build_qa_corpus.py"
 BUILD = importlib.util.module_from_spec(importlib.util.spec_from_file_location("build", SCRIPT))
@@ -292,7 +292,7 @@ def test_an_uploaded_csv_can_be_searched_and_evaluated(tmp_path, python_faq):
 
 def run_cli(*args):
     return subprocess.run(
-        [sys.executable, "-m", "core.search", *args],
+        [sys.executable, "-m", "core.retrieval.cli", *args],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

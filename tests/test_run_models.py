@@ -9,16 +9,22 @@ import torch
 from PIL import Image
 from torch import nn
 
-from core import classify, run_models
-from core.build_models import build_afhq_animals
-from core.engine import Evaluation, ImageTrainConfig, load_trained_model, train_image_classifier
-from core.ensemble import ProbabilityAverage, choose_on_val, ensemble_candidates
-from core.execution import RunLogger
-from core.image_data import load_image_dataset
 from core.paths import REPO_ROOT
-from core.preprocess import prepare_batch
-from core.runs import RunStore
-from core.serving import load_model
+from core.runs.execution import RunLogger
+from core.runs.store import RunStore
+from core.serving import cli as classify
+from core.serving import run_models
+from core.serving.onnx import load_model
+from core.shipped.build import build_afhq_animals
+from core.vision.data import load_image_dataset
+from core.vision.engine import (
+    Evaluation,
+    ImageTrainConfig,
+    load_trained_model,
+    train_image_classifier,
+)
+from core.vision.ensemble import ProbabilityAverage, choose_on_val, ensemble_candidates
+from core.vision.preprocess import prepare_batch
 
 QUICK = {
     "data": "digits",

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 import core
-from core.execution import execute_run
 from core.experiments import get_experiment
-from core.runs import RunStore
+from core.runs.execution import execute_run
+from core.runs.store import RunStore
 
 REPO = Path(core.__file__).resolve().parent.parent
 
@@ -164,7 +164,7 @@ def test_runs_persist_across_store_objects(store):
 def _create_runs_in_a_process_that_exits(db: Path) -> tuple[int, int]:
     """A queued and a running run owned by a child process that has exited since."""
     script = (
-        "import sys; from core.runs import RunStore; s = RunStore(sys.argv[1]); "
+        "import sys; from core.runs.store import RunStore; s = RunStore(sys.argv[1]); "
         "q = s.create('loan_exp1', {}); r = s.create('loan_exp1', {}); s.start(r); print(q, r)"
     )
     out = subprocess.run(
@@ -207,7 +207,7 @@ def test_a_killed_cli_run_is_recovered_as_interrupted_with_its_epochs(store, tmp
         runs = store.list(experiment="loan_exp2")
         return any(run.status == "running" and not store.metrics(run.id).empty for run in runs)
 
-    command = [sys.executable, "-m", "core.train", "loan_exp2", "--epochs", "1000"]
+    command = [sys.executable, "-m", "core.runs.cli", "loan_exp2", "--epochs", "1000"]
     with open(tmp_path / "cli.stderr", "w") as stderr:
         cli = subprocess.Popen(
             [*command, "--db", str(store.path)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr

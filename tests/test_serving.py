@@ -12,12 +12,12 @@ import skimage.data
 import torch
 from sklearn.datasets import load_digits
 
-from core.backbones import create_backbone
-from core.image_data import dataset_splits, load_image_dataset
-from core.images import drawing_to_image, load_image
 from core.paths import REPO_ROOT
-from core.preprocess import InputSpec, prepare_batch
-from core.serving import ModelCard, ModelFileError, OnnxClassifier, load_model, ship_model
+from core.serving.onnx import ModelCard, ModelFileError, OnnxClassifier, load_model, ship_model
+from core.vision.backbones import create_backbone
+from core.vision.data import dataset_splits, load_image_dataset
+from core.vision.inputs import drawing_to_image, load_image
+from core.vision.preprocess import InputSpec, prepare_batch
 
 DIGITS_SPEC = InputSpec("gray", 28, (0.5,), (0.5,))
 
@@ -132,7 +132,7 @@ def test_an_unknown_model_name_lists_the_shipped_ones():
         load_model("nonesuch")
 
 
-# --- the shipped animals model (python -m core.build_models animals) ---------------------------
+# --- the shipped animals model (python -m core.shipped.build animals) ---------------------------
 
 
 def test_shipped_animals_model_says_cat_for_chelsea():
@@ -159,7 +159,7 @@ def test_classify_cli_json(tmp_path):
     corrupt = tmp_path / "corrupt.jpg"
     corrupt.write_bytes(b"\xff\xd8\xff this is no JPEG")
     cat = REPO_ROOT / "assets" / "examples" / "cat_chelsea.jpg"
-    command = [sys.executable, "-m", "core.classify", str(cat), str(corrupt)]
+    command = [sys.executable, "-m", "core.serving.cli", str(cat), str(corrupt)]
     completed = subprocess.run(
         [*command, "--model", "animals", "--top-k", "2", "--json"],
         capture_output=True,

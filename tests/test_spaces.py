@@ -14,12 +14,15 @@ import torch
 from test_packaging import REPO, dockerfile_instructions
 
 import app
-from core import lm, runtime_info, serving, spaces_support
-from core.jobs import JobRunner
-from core.lm import SMOLLM2
+from core.decoding import lm
+from core.decoding.lm import SMOLLM2
+from core.hosting import runtime as runtime_info
+from core.hosting import spaces as spaces_support
 from core.retrieval import dense
-from core.runs import RunStore
-from core.search import cached_corpus
+from core.retrieval.cli import cached_corpus
+from core.runs.jobs import JobRunner
+from core.runs.store import RunStore
+from core.serving import onnx as serving
 
 TAB_TITLES = [tab.TITLE for tab in app.STANDALONE_TABS] + [app.training.TITLE]
 
@@ -58,10 +61,11 @@ def test_the_readme_front_matter_is_a_docker_space_on_the_containers_port():
 LOADED_AT_START = """
 import json, sys
 import app
-from core import lm, serving
-from core.jobs import JobRunner
+from core.decoding import lm
+from core.serving import onnx as serving
+from core.runs.jobs import JobRunner
 from core.retrieval import dense
-from core.runs import RunStore
+from core.runs.store import RunStore
 app.build_app(JobRunner(RunStore(sys.argv[1])))
 print(json.dumps({
     "language models": list(lm._loaded),

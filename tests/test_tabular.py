@@ -6,7 +6,7 @@ import pytest
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from core.tabular import (
+from core.tabular.data import (
     check_binary_table,
     import_csv,
     load_table,

@@ -3,7 +3,7 @@
     python -m core.embeddings NAME [--count N] [--out-dir DIR] [--json]   # (re)build one set
     python -m core.embeddings --list [--json]
 
-A shipped model (`models/NAME.onnx`, see `core.serving`) outputs logits only. Its penultimate
+A shipped model (`models/NAME.onnx`, see `core.serving.onnx`) outputs logits only. Its penultimate
 layer is the input of its last fully connected layer (the final ONNX `Gemm`), so
 `core.embeddings.build` cuts the served graph there and runs the cut graph over the data, with
 the images prepared exactly as the model card says. Each set is kept in `assets/embeddings/`:
@@ -37,7 +37,7 @@ class Recipe:
     """How one embedding set is made: which model over which images, reduced how."""
 
     model: str  # a shipped model in models/
-    dataset: str  # a core.image_data name
+    dataset: str  # a core.vision.data name
     count: int | None  # a stratified sample of this many images; None: all of them
     test_only: bool  # sample from the official test split only
     pca_dim: int | None  # keep this many principal components; None: the raw features

@@ -15,9 +15,9 @@ from sklearn.decomposition import PCA
 from sklearn.model_selection import train_test_split
 
 from core.embeddings import EMBEDDINGS_DIR, RECIPES, EmbeddingCard, Recipe
-from core.image_data import ImageDataset, load_image_dataset
-from core.preprocess import prepare_batch
-from core.serving import INPUT_NAME, MODELS_DIR, ModelCard
+from core.serving.onnx import INPUT_NAME, MODELS_DIR, ModelCard
+from core.vision.data import ImageDataset, load_image_dataset
+from core.vision.preprocess import prepare_batch
 
 BATCH = 64
 SEED = 0
@@ -41,7 +41,7 @@ class FeatureExtractor:
         onnx_path = models_dir / f"{model}.onnx"
         if not onnx_path.is_file():
             raise FileNotFoundError(
-                f"no shipped model {onnx_path}: build it with python -m core.build_models {model}"
+                f"no shipped model {onnx_path}: build it with python -m core.shipped.build {model}"
             )
         self.card = ModelCard.load(onnx_path.with_suffix(".json"))
         graph, self.layer = penultimate_graph(onnx_path)

@@ -13,14 +13,14 @@ usual baseline against which gradual unfreezing has to show its worth; a randoml
 network in (a) would mix "pretrained or not" into the comparison.
 
 Besides the four recipes, each data set with a from-scratch CNN of its own (`SCRATCH_CNNS`):
-`digits_cnn` is the shipped digit classifier's recipe (core.build_models trains it with several
+`digits_cnn` is the shipped digit classifier's recipe (core.shipped.build trains it with several
 seeds and ships what the val split chooses), `fashion_cnn` the configuration that reaches the
 Fashion-MNIST goal within the CPU budget.
 """
 
-from core.engine import RECIPES, ImageTrainConfig, train_image_classifier
 from core.experiments.registry import Experiment, register
-from core.image_data import load_image_dataset
+from core.vision.data import load_image_dataset
+from core.vision.engine import RECIPES, ImageTrainConfig, train_image_classifier
 
 # experiment name suffix -> recipe
 RECIPE_SUFFIXES = {
@@ -57,9 +57,9 @@ DATA_SETS: dict[str, tuple[str, dict]] = {
 }
 RECIPE_GRID = {"recipe": tuple(RECIPES)}
 
-# A small CNN from scratch at 28x28 (core.backbones.SmallCNN) with iterative augmentation: on a
-# CPU it trains 5-10x faster than fine-tuning EfficientNet-Lite0, and on these small grey
-# pictures it is as accurate (reports/image_digits, reports/image_fashion).
+# A small CNN from scratch at 28x28 (core.vision.backbones.SmallCNN) with iterative
+# augmentation: on a CPU it trains 5-10x faster than fine-tuning EfficientNet-Lite0, and on
+# these small grey pictures it is as accurate (reports/image_digits, reports/image_fashion).
 _SCRATCH = {"backbone": "small_cnn", "pretrained": False, "input_size": 28}
 SCRATCH_CNNS: dict[str, tuple[str, dict]] = {
     "digits_cnn": (

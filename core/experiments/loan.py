@@ -14,15 +14,15 @@ from torch import nn
 from core.config import check_range
 from core.device import autocast, pick_device
 from core.experiments.registry import Experiment, register
-from core.mlp import BlockMLP
 from core.nn import Lion
-from core.tabular import (
+from core.tabular.data import (
     BUILTIN_SOURCES,
     DEFAULT_TARGETS,
     check_binary_table,
     load_table,
     prepare_binary,
 )
+from core.tabular.mlp import BlockMLP
 
 SPLITS = ("train", "val", "test")
 OPTIMIZERS = {

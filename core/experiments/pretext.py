@@ -8,15 +8,15 @@
 Both classifier variants share every hyper-parameter (plain recipe: constant lr, no
 augmentation, so the curves show the initialisation and nothing else). The ImageNet reference is
 the same experiment with backbone=efficientnet_lite0 pretrained=true input_size=32.
-core.ssl_report runs them all and writes the comparison.
+core.reports.ssl runs them all and writes the comparison.
 """
 
 from dataclasses import replace
 
-from core.context_prediction import ContextConfig, train_context_prediction
-from core.engine import ImageTrainConfig, train_image_classifier
 from core.experiments.images import check_image_data
 from core.experiments.registry import Experiment, register
+from core.vision.engine import ImageTrainConfig, train_image_classifier
+from core.vision.pretext import ContextConfig, train_context_prediction
 
 LABEL_FRACTIONS = (1.0, 0.5, 0.1)
 

@@ -8,7 +8,7 @@ default sweep tries four confidence thresholds, chosen on val like every sweep.
 
 from core.experiments.images import SCRATCH_CNNS, SCRATCH_RECIPE, check_image_data
 from core.experiments.registry import Experiment, register
-from core.pseudo_labeling import PseudoLabelConfig, train_with_pseudo_labels
+from core.vision.pseudo_labeling import PseudoLabelConfig, train_with_pseudo_labels
 
 PSEUDO_EXPERIMENTS: dict[str, tuple[str, str, dict]] = {
     "digits_pseudo": (

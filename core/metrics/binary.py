@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from core.metrics.bootstrap import bootstrap_cis
 from core.metrics.inputs import MetricInputError, check_probabilities, require_both_classes
-from core.stats import bootstrap_cis
 
 BOOTSTRAP_RESAMPLES = 1000
 

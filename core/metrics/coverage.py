@@ -3,8 +3,8 @@
 Samples come from `core.metrics.imbalance.sample_binormal` (labels Bernoulli(share); logits
 N(-d/2, 1) for negatives, N(d/2, s^2) for positives), whose population metric values are known
 in closed form. Each sample gets percentile-bootstrap intervals
-(`core.stats.bootstrap_cis`); the coverage is the share of samples whose interval holds the
-true value. The percentile bootstrap is first-order accurate, so expect a little under the
+(`core.metrics.bootstrap.bootstrap_cis`); the coverage is the share of samples whose interval
+holds the true value. The percentile bootstrap is first-order accurate, so expect a little under the
 nominal level for small samples.
 
     python -m core.metrics.coverage --reps 1000 --n 300 --json
@@ -17,9 +17,9 @@ from scipy.special import logit
 from scipy.stats import norm
 
 from core.metrics.binary import metric_functions
+from core.metrics.bootstrap import bootstrap_cis
 from core.metrics.cli import run_cli
 from core.metrics.imbalance import sample_binormal
-from core.stats import bootstrap_cis
 
 CHECKED = ("roc_auc", "recall", "specificity", "accuracy", "precision")
 

@@ -1,5 +1,5 @@
 """Product quantization: one-dimensional quantizers (`scalar`), PQ codebooks, codes and
 asymmetric search (`product`), and the explorer's figures and tables (`view`).
 
-`core.quantize` measures them (error, size, recall@10, time) and is their command line.
+`core.pq.evaluate` measures them (error, size, recall@10, time) and is their command line.
 """

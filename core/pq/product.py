@@ -92,7 +92,7 @@ class ProductQuantizer:
 def fit(vectors: np.ndarray, m: int, bits: int, method: str = "kmeans", seed: int = 0):
     """A `ProductQuantizer` with M sub-spaces and 2^bits centroids each, learnt on `vectors`.
 
-    Arguments are checked by the caller (`core.quantize.check_settings`); the scalar methods
+    Arguments are checked by the caller (`core.pq.evaluate.check_settings`); the scalar methods
     need M = D.
     """
     x = np.asarray(vectors, np.float64)

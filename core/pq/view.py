@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from core.pq.evaluate import Evaluation
 from core.pq.product import ProductQuantizer
 from core.pq.scalar import thresholds
-from core.quantize import Evaluation
 
 METHOD_COLORS = {"optimal": "#2ca02c", "lloyd": "#1f77b4", "uniform": "#ff7f0e"}
 HISTOGRAM_BINS = 80

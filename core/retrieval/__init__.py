@@ -1,4 +1,4 @@
 """Question-answer retrieval: corpora, metrics, retrievers (lexical, dense, fused), evaluation.
 
-`registry.RETRIEVERS` names them; `python -m core.search` is the command line.
+`registry.RETRIEVERS` names them; `python -m core.retrieval.cli` is the command line.
 """

@@ -1,0 +1,1 @@
+"""Gradient descent on functions a user types: safe parsing, the methods, what the tab shows."""

@@ -1,0 +1,1 @@
+"""Where and how the app runs: what each tool computes with, and Hugging Face Spaces support."""

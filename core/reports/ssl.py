@@ -1,0 +1,349 @@
+"""The self-supervised report (issue 9): context-prediction pretraining against random init at
+100 %, 50 % and 10 % of the labels, with learning speed, plateaus and best metrics.
+
+    python -m core.reports.ssl --data digits                 (pretext, then 6 classifier runs)
+    python -m core.reports.ssl --data fashion --imagenet     (+ the ImageNet EfficientNet-Lite0)
+    python -m core.reports.ssl --data fashion --runs 16 17 18 19 20 21 22   (finished runs)
+
+The pretext run (DATA_context) pretrains the SmallCNN trunk on the training pictures without
+labels; each label fraction then trains the same classifier (DATA_finetune) twice, from random
+init and from that trunk (init_from), with every other setting equal. reports/ssl/DATA/README.md
+gets the table, overlaid curves and conclusions computed from the numbers. Plateau: the run's
+last val-accuracy gain above PLATEAU_EPSILON, if PLATEAU_PATIENCE epochs without one follow it
+(core.reports.plateau). On a busy 2-core machine, OMP_NUM_THREADS=1 trains several times faster.
+"""
+
+import argparse
+import math
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from core.experiments import get_experiment
+from core.experiments.pretext import LABEL_FRACTIONS, SSL_DATA
+from core.paths import REPO_ROOT, default_db_path
+from core.reports.images import reproduce_command, run_rows
+from core.reports.plateau import epochs_to_fraction, plateau_epoch, seconds_to_epoch
+from core.runs.cli import execute_with_progress_bar
+from core.runs.store import Run, RunStore
+from core.runs.sweeps import plan_sweep
+from core.vision.pretext import CHANCE
+
+PLATEAU_PATIENCE = 3  # epochs without a val-accuracy gain ...
+PLATEAU_EPSILON = 0.002  # ... larger than 0.2 percentage points
+SPEED_FRACTION = 0.9  # "fast": epochs until 90 % of the best value (of the fall, for losses)
+INITS = ("random", "context", "imagenet")
+INIT_LABELS = {
+    "random": "random init",
+    "context": "context-prediction pretrained",
+    "imagenet": "ImageNet EfficientNet-Lite0",
+}
+IMAGENET_VALUES = {"backbone": "efficientnet_lite0", "pretrained": True, "input_size": 32}
+
+
+def init_of(run: Run) -> str:
+    """random, context or imagenet: how a classifier run's network started."""
+    if run.config.get("init_from"):
+        return "context"
+    return "imagenet" if run.config["pretrained"] else "random"
+
+
+def launch(store: RunStore, prefix: str, imagenet: bool, seed: int) -> list[int]:
+    """The pretext run, then one sweep over the label fractions per initialisation."""
+    context = f"{prefix}_context"
+    config = get_experiment(context).make_config({"seed": seed})
+    pretext = store.create(context, asdict(config))
+    execute_with_progress_bar(store, pretext, f"{context} (pretext)")
+    if store.get(pretext).status != "done":
+        raise RuntimeError(f"the pretext run {pretext} ended {store.get(pretext).status}")
+    starts = {"random": {}, "context": {"init_from": str(pretext)}}
+    if imagenet:
+        starts["imagenet"] = IMAGENET_VALUES
+    name, grid = f"{prefix}_finetune", {"label_fraction": LABEL_FRACTIONS}
+    run_ids = [pretext]
+    for init, values in starts.items():
+        sweep_id = f"ssl-{prefix}-{init}-{int(time.time())}"
+        for config in plan_sweep(name, {**values, "seed": seed}, grid):
+            run_id = store.create(name, config, sweep_id, {"swept_keys": list(grid)})
+            execute_with_progress_bar(store, run_id, f"{init} {config['label_fraction']:.0%}")
+            run_ids.append(run_id)
+    return run_ids
+
+
+def speed_row(store: RunStore, run_id: int, classes: int) -> dict:
+    """Plateau epoch and how fast the curves of one classifier run get close to their best."""
+    history = store.metrics(run_id)
+    times = history["epoch_time_s"].tolist()
+    accuracy_epoch = epochs_to_fraction(history["val_accuracy"].tolist(), SPEED_FRACTION)
+    chance_loss = math.log(classes)
+
+    def loss_epoch(split: str) -> int | None:
+        values = history[f"{split}_loss"].tolist()
+        return epochs_to_fraction(values, SPEED_FRACTION, start=chance_loss, mode="min")
+
+    return {
+        "plateau_epoch": plateau_epoch(
+            history["val_accuracy"].tolist(), PLATEAU_PATIENCE, PLATEAU_EPSILON
+        ),
+        "acc_epochs": accuracy_epoch,
+        "acc_seconds": seconds_to_epoch(times, accuracy_epoch),
+        "train_loss_epochs": loss_epoch("train"),
+        "val_loss_epochs": loss_epoch("val"),
+        "min_val_loss": float(history["val_loss"].min()),
+        "seconds": float(sum(times)),
+    }
+
+
+def classifier_rows(store: RunStore, run_ids: list[int]) -> pd.DataFrame:
+    """One row per classifier run: its fraction, init, best numbers and speed."""
+    rows = run_rows(store, run_ids)
+    runs = [store.get(run_id) for run_id in run_ids]
+    rows["fraction"] = [run.config["label_fraction"] for run in runs]
+    rows["init"] = [init_of(run) for run in runs]
+    speed = [speed_row(store, run.id, len(run.details["classes"])) for run in runs]
+    return pd.concat([rows, pd.DataFrame(speed)], axis=1)
+
+
+def _epochs(value) -> str:
+    return "none (still rising)" if value is None or pd.isna(value) else str(int(value))
+
+
+def results_table(rows: pd.DataFrame) -> pd.DataFrame:
+    ordered = rows.sort_values(["fraction", "init"], ascending=[False, True], key=_init_order)
+    return pd.DataFrame(
+        {
+            "labels": [
+                f"{f:.0%} ({n})"
+                for f, n in zip(ordered["fraction"], ordered["n_train"], strict=True)
+            ],
+            "init": ordered["init"].map(INIT_LABELS),
+            "best val acc, %": (100 * ordered["val_accuracy"]).round(2),
+            "test acc, %": (100 * ordered["test_accuracy"]).round(2),
+            "min val loss": ordered["min_val_loss"].round(3),
+            "plateau epoch": ordered["plateau_epoch"].map(_epochs),
+            "epochs to 90 % val acc": ordered["acc_epochs"],
+            "s to 90 % val acc": ordered["acc_seconds"].round(0).astype(int),
+            "epochs to 90 % of train-loss fall": ordered["train_loss_epochs"].map(_epochs),
+            "epochs to 90 % of val-loss fall": ordered["val_loss_epochs"].map(_epochs),
+            "epochs": ordered["epochs"],
+            "s total": ordered["seconds"].round(0).astype(int),
+            "run": ordered["run"],
+        }
+    )
+
+
+def _init_order(column: pd.Series) -> pd.Series:
+    return column.map(INITS.index) if column.name == "init" else column
+
+
+def plot_curves(store: RunStore, rows: pd.DataFrame, path: Path) -> None:
+    """Per label fraction (one row of plots): train loss, val loss and val accuracy against the
+    epoch, one colour per init; a marker on the accuracy curve at the plateau epoch."""
+    fractions = sorted(rows["fraction"].unique(), reverse=True)
+    figure = Figure(figsize=(12, 3.2 * len(fractions)), layout="tight")
+    axes = figure.subplots(len(fractions), 3, squeeze=False)
+    for line, fraction in zip(axes, fractions, strict=True):
+        group = rows[rows["fraction"] == fraction].sort_values("init", key=_init_order)
+        for _, row in group.iterrows():
+            history = store.metrics(int(row["run"]))
+            colour = f"C{INITS.index(row['init'])}"
+            label = INIT_LABELS[row["init"]]
+            for axis, column in zip(line, ("train_loss", "val_loss", "val_accuracy"), strict=True):
+                axis.plot(history["epoch"], history[column], "-o", ms=3, c=colour, label=label)
+            if pd.notna(row["plateau_epoch"]):
+                at = history[history["epoch"] == row["plateau_epoch"]]
+                line[2].plot(at["epoch"], at["val_accuracy"], "*", ms=14, c=colour)
+        for axis, title in zip(line, ("train loss", "val loss", "val accuracy"), strict=True):
+            axis.set_title(f"{fraction:.0%} of the labels: {title}", fontsize=10)
+            axis.set_xlabel("epoch")
+            axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+            axis.grid(alpha=0.3)
+        line[2].legend(fontsize=8, title="★ plateau", title_fontsize=8)
+    figure.savefig(path, dpi=100)
+
+
+def plot_pretext(history: pd.DataFrame, path: Path) -> None:
+    figure = Figure(figsize=(5.5, 3.4), layout="tight")
+    axis = figure.subplots()
+    for split, style in (("train", ":"), ("val", "-"), ("test", "--")):
+        axis.plot(history["epoch"], history[f"{split}_accuracy"], style, label=split)
+    axis.axhline(CHANCE, c="grey", lw=1, label="chance (1/8)")
+    axis.set_ylim(0, 1)
+    axis.set_xlabel("epoch")
+    axis.set_ylabel("relative-position accuracy")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.savefig(path, dpi=100)
+
+
+def conclusions(rows: pd.DataFrame, pretext_accuracy: float) -> list[str]:
+    """Sentences computed from the numbers, so they stay true when the report is rerun."""
+    lines = [
+        f"The pretext task is learned: {pretext_accuracy:.1%} relative-position accuracy on "
+        f"held-out val pairs, against {CHANCE:.1%} by chance."
+    ]
+    for fraction in sorted(rows["fraction"].unique(), reverse=True):
+        group = rows[rows["fraction"] == fraction].set_index("init")
+        if not {"random", "context"} <= set(group.index):
+            continue
+        random, context = group.loc["random"], group.loc["context"]
+        n_test = int(random["n_test"])
+        gain = 100 * (context["test_accuracy"] - random["test_accuracy"])
+        lines.append(
+            f"{fraction:.0%} of the labels ({int(random['n_train'])} pictures): pretrained "
+            f"{context['test_accuracy']:.2%} test accuracy against {random['test_accuracy']:.2%} "
+            f"from random init ({gain:+.2f} points, {abs(gain) / 100 * n_test:.0f} of "
+            f"{n_test} test pictures); 90 % of the best val accuracy after "
+            f"{context['acc_epochs']} against {random['acc_epochs']} epoch(s) "
+            f"({context['acc_seconds']:.0f} s against {random['acc_seconds']:.0f} s); val loss "
+            f"down to {context['min_val_loss']:.3f} against {random['min_val_loss']:.3f}; "
+            f"plateau epoch {_epochs(context['plateau_epoch'])} against "
+            f"{_epochs(random['plateau_epoch'])}."
+        )
+    paired = rows.pivot_table(index="fraction", columns="init", values="test_accuracy")
+    if {"random", "context"} <= set(paired.columns) and len(paired) > 1:
+        gains = (paired["context"] - paired["random"]).sort_index(ascending=False)
+        trend = (
+            "grows as labels get scarcer"
+            if gains.is_monotonic_increasing
+            else "does not grow steadily as labels get scarcer"
+        )
+        lines.append(
+            "The pretrained trunk's test-accuracy gain, from most to fewest labels: "
+            + ", ".join(f"{100 * g:+.2f}" for g in gains)
+            + f" points: it {trend}. One seed per configuration: differences of a few tenths "
+            "of a point are within the seed-to-seed noise."
+        )
+    if "imagenet" in set(rows["init"]):
+        best = rows.loc[rows[rows["init"] == "imagenet"]["test_accuracy"].idxmax()]
+        lines.append(
+            f"ImageNet-pretrained EfficientNet-Lite0 (another architecture, 32x32 input) "
+            f"reaches {best['test_accuracy']:.2%} at {best['fraction']:.0%} of the labels."
+        )
+    return lines
+
+
+def epochs_text(rows: pd.DataFrame) -> str:
+    """ "10 epochs", or the epochs of each label fraction where they differ."""
+    by_fraction = rows.groupby("fraction")["epochs"].max().sort_index(ascending=False)
+    if by_fraction.nunique() == 1:
+        return f"{by_fraction.iloc[0]} epochs"
+    return "epochs " + ", ".join(f"{e} at {f:.0%}" for f, e in by_fraction.items())
+
+
+def write_report(store: RunStore, prefix: str, run_ids: list[int], out: Path, command: str) -> Path:
+    runs = [store.get(run_id) for run_id in run_ids]
+    pretexts = [run for run in runs if run.experiment.endswith("_context")]
+    if len(pretexts) != 1:
+        raise ValueError(f"give exactly one {prefix}_context run among --runs, not {len(pretexts)}")
+    pretext = pretexts[0]
+    rows = classifier_rows(store, [run.id for run in runs if run is not pretext])
+    repeated = rows[rows.duplicated(["fraction", "init"], keep=False)]
+    if len(repeated):
+        raise ValueError(
+            "give one run per label fraction and init; more than one: runs "
+            + ", ".join(map(str, repeated["run"]))
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    pretext_history = store.metrics(pretext.id)
+    plot_pretext(pretext_history, out / "pretext.png")
+    plot_curves(store, rows, out / "curves.png")
+    pretext_accuracy = float(pretext.details["best_val_accuracy"])
+    cfg = pretext.config
+    classifier = store.get(int(rows["run"].iloc[0])).config
+    minutes = sum(run.duration_s or 0 for run in runs) / 60
+    text = [
+        f"# Self-supervised pretraining on {prefix}: context prediction vs random init",
+        "",
+        f"{SSL_DATA[prefix][0]}. Issue 9: pretrain the SmallCNN trunk by context prediction "
+        "(Doersch, Gupta & Efros 2015) on the training pictures without their labels, then "
+        "train the same classifier on 100 %, 50 % and 10 % of the labels (stratified, nested, "
+        "fixed seed), once from random init and once from the pretrained trunk. Everything else "
+        f"is equal: {epochs_text(rows)}, batch {classifier['batch_size']}, "
+        f"{classifier['optimizer']} at a constant lr {classifier['lr']}, no augmentation, "
+        f"input {classifier['input_size']} px"
+        + (
+            f", the 100 % being a fixed stratified subset of {classifier['limit_train']} "
+            "training pictures (CPU budget)"
+            if classifier["limit_train"]
+            else ""
+        )
+        + ". Val and test splits are whole.",
+        "",
+        f"Regenerate with `{command}`. Training took {minutes:.1f} min summed over these "
+        f"{len(runs)} runs, wall-clock, on 2 CPU cores shared with other work: seconds in the "
+        "table depend on the machine's load while each run trained.",
+        "",
+        "## Pretext task",
+        "",
+        f"Run {pretext.id}: {pretext.details['n_unlabeled']} unlabeled training pictures, "
+        f"{cfg['pairs_per_image']} pair(s) per picture per epoch, {cfg['epochs']} epochs. "
+        f"Patches {cfg['patch_size']}x{cfg['patch_size']} px on a 3x3 grid, gap {cfg['gap']} "
+        f"px, each patch jittered by up to ±{cfg['jitter']} px (so neighbours are "
+        f"{pretext.details['min_gap']}-{cfg['gap'] + 2 * cfg['jitter']} px apart), per-patch "
+        f"contrast 1 ± {cfg['intensity_jitter']}, brightness ± {cfg['intensity_jitter'] / 2} "
+        f"and noise σ {cfg['noise']} in place of the paper's colour dropping (the pictures are "
+        "grey). Why these sizes: docs/self-supervised.md.",
+        "",
+        f"Best val relative-position accuracy: **{pretext_accuracy:.1%}** (epoch "
+        f"{pretext.details['best_epoch']}; chance {CHANCE:.1%}); test pairs at the last epoch: "
+        f"{pretext_history['test_accuracy'].iloc[-1]:.1%}.",
+        "",
+        "![pretext accuracy](pretext.png)",
+        "",
+        "## Classifiers",
+        "",
+        results_table(rows).to_markdown(index=False),
+        "",
+        f"Best val acc: the best epoch's (its checkpoint gives the test accuracy). Plateau: the "
+        f"run's last epoch to raise the best val accuracy so far by more than "
+        f"{PLATEAU_EPSILON:.1%}, when at least {PLATEAU_PATIENCE} epochs without such a gain "
+        "follow it (core.reports.plateau); none: still rising. 90 % val acc: the first epoch "
+        "reaching 90 % of the run's best val accuracy, and the training seconds until then. "
+        "90 % of a loss fall: the first epoch at which the loss has come 90 % of the way from "
+        "log(classes) (a uniform guess) to its lowest value.",
+        "",
+        "![curves](curves.png)",
+        "",
+        "Each run again, one command each:",
+        "",
+        *[f"- run {run.id}: `{reproduce_command(run)}`" for run in runs],
+        "",
+        "## Conclusions",
+        "",
+        *[f"- {line}" for line in conclusions(rows, pretext_accuracy)],
+        "",
+    ]
+    path = out / "README.md"
+    path.write_text("\n".join(text))
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.reports.ssl", description=__doc__)
+    parser.add_argument("--data", default="digits", choices=sorted(SSL_DATA))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--imagenet", action="store_true", help="add the ImageNet reference")
+    parser.add_argument("--runs", type=int, nargs="*", help="report on these finished runs")
+    parser.add_argument("--out", default=None, help="default: reports/ssl/DATA")
+    parser.add_argument("--db", default=None, help="run store path (default: the app's)")
+    args = parser.parse_args(argv)
+    store = RunStore(args.db or default_db_path())
+    run_ids = args.runs or launch(store, args.data, args.imagenet, args.seed)
+    command = "python -m core.reports.ssl " + " ".join(argv if argv is not None else sys.argv[1:])
+    out = Path(args.out) if args.out else REPO_ROOT / "reports" / "ssl" / args.data
+    try:
+        path = write_report(store, args.data, run_ids, out, command)
+    except (ValueError, KeyError, RuntimeError) as error:
+        parser.error(str(error))
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

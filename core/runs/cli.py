@@ -1,0 +1,164 @@
+"""Command line: run a registered experiment (or a sweep of it) into the run store.
+
+    python -m core.runs.cli --list
+    python -m core.runs.cli loan_exp1 --lr 0.05 --epochs 20 [--json]
+    python -m core.runs.cli loan_exp4 --sweep [--grid "dropout=0.1,0.5"] [--json]
+
+Runs land in the same SQLite store as the app's (`--db`, `DLSTUDIO_DB` or the data directory),
+with a progress bar on stderr; `--json` prints one JSON object on stdout at the end.
+"""
+
+import argparse
+import json
+import sys
+import uuid
+from dataclasses import asdict
+from typing import Any
+
+from tqdm import tqdm
+
+from core.experiments import get_experiment, list_experiments
+from core.paths import default_db_path
+from core.runs.execution import execute_run
+from core.runs.store import RunStore
+from core.runs.sweeps import parse_grid, plan_sweep, sweep_results
+
+
+def parse_overrides(tokens: list[str]) -> dict[str, str]:
+    """`["--lr", "0.1", "--skip", "--epochs=5"]` -> {"lr": "0.1", "skip": "true", "epochs": "5"}."""
+    overrides: dict[str, str] = {}
+    position = 0
+    while position < len(tokens):
+        token = tokens[position]
+        if not token.startswith("--") or len(token) == 2:
+            raise ValueError(f"expected --key value, got {token!r}")
+        key, sep, value = token[2:].partition("=")
+        if not sep:
+            following = tokens[position + 1] if position + 1 < len(tokens) else None
+            if following is None or following.startswith("--"):
+                value = "true"  # a bare flag such as --skip
+            else:
+                value = following
+                position += 1
+        overrides[key.replace("-", "_")] = value
+        position += 1
+    return overrides
+
+
+def run_summary(store: RunStore, run_id: int) -> dict[str, Any]:
+    """The JSON contract of one run: run_id, status, experiment, config, final, details, error."""
+    run = store.get(run_id)
+    return {
+        "run_id": run.id,
+        "status": run.status,
+        "experiment": run.experiment,
+        "config": run.config,
+        "final": store.final_metrics(run.id),
+        "details": run.details,
+        "duration_s": run.duration_s,
+        "error": run.error,
+    }
+
+
+def execute_with_progress_bar(store: RunStore, run_id: int, label: str) -> dict[str, Any]:
+    with tqdm(
+        total=1.0,
+        desc=label,
+        file=sys.stderr,
+        disable=None,
+        mininterval=0.2,
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}",
+    ) as bar:
+
+        def show(fraction: float, message: str) -> None:
+            bar.n = fraction
+            bar.set_postfix_str(message, refresh=False)
+            bar.update(0)  # redraws at most every mininterval
+
+        try:
+            execute_run(store, run_id, on_progress=show)
+        except KeyboardInterrupt:
+            store.finish(run_id, "interrupted", "stopped from the keyboard")
+            raise
+    return run_summary(store, run_id)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m core.runs.cli",
+        description=__doc__.split("\n\n")[0],
+        epilog="Any other --key value pair overrides that config field.",
+    )
+    parser.add_argument("experiment", nargs="?", help="registered experiment name (see --list)")
+    parser.add_argument("--list", action="store_true", help="list the registered experiments")
+    parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    parser.add_argument("--sweep", action="store_true", help="run the experiment's grid")
+    parser.add_argument(
+        "--grid", default="", help='sweep grid, e.g. "lr=0.01,0.1;weight_decay=0.1"'
+    )
+    parser.add_argument("--db", default=None, help="run store path (default: the app's)")
+    args, rest = parser.parse_known_args(argv)
+
+    if args.list:
+        for experiment in list_experiments():
+            print(f"{experiment.name}\t{experiment.description}")
+        return 0
+    if not args.experiment:
+        parser.error("name an experiment (see --list)")
+
+    store = RunStore(args.db or default_db_path())
+    try:
+        experiment = get_experiment(args.experiment)
+        overrides = parse_overrides(rest)
+        if args.sweep or args.grid:
+            grid = parse_grid(args.grid) if args.grid else dict(experiment.grid)
+            configs = plan_sweep(args.experiment, overrides, grid)
+            experiment.checked_config(configs[0])  # the data is the same for every point
+        else:
+            configs = [asdict(experiment.checked_config(overrides))]
+    except (KeyError, ValueError) as error:
+        print(f"error: {error.args[0] if error.args else error}", file=sys.stderr)
+        return 2
+
+    if not (args.sweep or args.grid):
+        run_id = store.create(args.experiment, configs[0])
+        result = execute_with_progress_bar(store, run_id, f"run {run_id} {args.experiment}")
+        ok = result["status"] == "done"
+    else:
+        sweep_id = uuid.uuid4().hex[:8]
+        run_ids = [
+            store.create(args.experiment, config, sweep_id, {"swept_keys": list(grid)})
+            for config in configs
+        ]
+        runs = [
+            execute_with_progress_bar(store, run_id, f"sweep {sweep_id} run {index}/{len(run_ids)}")
+            for index, run_id in enumerate(run_ids, 1)
+        ]
+        table = sweep_results(store, sweep_id)
+        best = table[table["best"]]
+        result = {
+            "sweep_id": sweep_id,
+            "experiment": args.experiment,
+            "status": "done" if all(run["status"] == "done" for run in runs) else "failed",
+            "selection_metric": experiment.selection_metric,
+            "best": run_summary(store, int(best["run_id"].iloc[0])) if len(best) else None,
+            "runs": runs,
+        }
+        ok = result["status"] == "done"
+        if not args.json:
+            print(table.to_string(index=False))
+
+    if args.json:
+        print(json.dumps(result, default=str))
+    elif "run_id" in result:
+        print(
+            f"run {result['run_id']} {result['status']}: "
+            + ", ".join(f"{name}={value:.4f}" for name, value in sorted(result["final"].items()))
+        )
+        if result["error"]:
+            print(result["error"], file=sys.stderr)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""Read-side views of the run store for the training launcher: tables, status lines, figures.
+
+The Training tab shows these; they are plain functions over a `RunStore`, so a notebook or a
+script can print the same tables.
+"""
+
+import time
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from core.config import config_fields
+from core.experiments import get_experiment
+from core.runs.figures import curves_figure, sweep_figure
+from core.runs.store import Run, RunStore
+from core.runs.sweeps import sweep_results
+
+RUNS_COLUMNS = [
+    "id",
+    "experiment",
+    "status",
+    "progress",
+    "metric",
+    "final test",
+    "sweep",
+    "created",
+    "time_s",
+]
+
+
+def run_label(run: Run) -> str:
+    return f"#{run.id} {run.experiment}"
+
+
+def config_form(experiment_name: str) -> pd.DataFrame:
+    """The experiment's config as editable rows: key, value (as text), help."""
+    experiment = get_experiment(experiment_name)
+    rows = [
+        {
+            "key": spec.name,
+            "value": str(experiment.defaults.get(spec.name, spec.default)),
+            "help": spec.help + (f" ({', '.join(map(str, spec.choices))})" if spec.choices else ""),
+        }
+        for spec in config_fields(experiment.config_type)
+    ]
+    return pd.DataFrame(rows, columns=["key", "value", "help"])
+
+
+def form_values(form: pd.DataFrame) -> dict[str, str]:
+    """The key -> value text of an edited config form (blank values mean the empty string)."""
+    return {
+        str(row["key"]): "" if pd.isna(row["value"]) else str(row["value"]).strip()
+        for _, row in form.iterrows()
+    }
+
+
+def runs_table(
+    store: RunStore, experiment: str | None = None, status: str | None = None, limit: int = 200
+) -> pd.DataFrame:
+    """Newest runs first: id, experiment, status, progress, final headline metric, timing."""
+    rows = []
+    for run in store.list(experiment=experiment, status=status, limit=limit):
+        metric = _metric_of(run)
+        rows.append(
+            {
+                "id": run.id,
+                "experiment": run.experiment,
+                "status": run.status,
+                "progress": f"{run.progress:.0%}",
+                "metric": metric,
+                "final test": _rounded(store.final_metrics(run.id).get(f"test_{metric}")),
+                "sweep": run.sweep_id or "",
+                "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.created_at)),
+                "time_s": None if run.duration_s is None else round(run.duration_s, 1),
+            }
+        )
+    return pd.DataFrame(rows, columns=RUNS_COLUMNS)
+
+
+def summary_table(store: RunStore, run_ids: list[int]) -> pd.DataFrame:
+    """Per run: best val metric and its epoch, the test metric there and at the end, time."""
+    rows = []
+    for run_id in run_ids:
+        run = store.get(run_id)
+        history = store.metrics(run_id)
+        metric = _metric_of(run)
+        row = {
+            "run": run_label(run),
+            "status": run.status,
+            "time_s": None if run.duration_s is None else round(run.duration_s, 1),
+        }
+        if f"val_{metric}" in history and not history.empty:
+            best = history.loc[history[f"val_{metric}"].idxmax()]
+            row.update(
+                {
+                    f"best val_{metric}": round(float(best[f"val_{metric}"]), 4),
+                    "epoch of best": int(best["epoch"]),
+                    f"test_{metric} at best": round(
+                        float(best.get(f"test_{metric}", float("nan"))), 4
+                    ),
+                    f"final test_{metric}": round(float(history[f"test_{metric}"].iloc[-1]), 4),
+                }
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def status_text(store: RunStore, run_id: int) -> str:
+    """A one-paragraph Markdown status of a run: state, progress, latest metrics, error."""
+    run = store.get(run_id)
+    text = f"**Run {run.id}** · `{run.experiment}` · **{run.status}**"
+    if run.status in ("queued", "running"):
+        text += f" · {run.progress:.0%} {run.message}"
+    final = store.final_metrics(run.id)
+    if final:
+        epoch = int(store.metrics(run.id)["epoch"].iloc[-1])
+        text += f"\n\nepoch {epoch}: " + " · ".join(
+            f"{name} **{value:.4f}**" for name, value in sorted(final.items())
+        )
+    if run.details.get("device"):
+        text += f"\n\ndevice: {run.details['device']}"
+    if run.error and run.error.strip() and run.status != "done":
+        text += f"\n\n⚠️ {run.error.strip().splitlines()[-1]}"
+    return text
+
+
+def curves(
+    store: RunStore,
+    run_ids: list[int],
+    quantity: str,
+    splits: tuple[str, ...] = ("train", "val", "test"),
+) -> go.Figure:
+    """Overlaid learning curves of several runs (`quantity` is e.g. "loss" or "roc_auc")."""
+    histories = {run_label(store.get(run_id)): store.metrics(run_id) for run_id in run_ids}
+    return curves_figure(histories, quantity, splits)
+
+
+def sweep_view(store: RunStore, sweep_id: str) -> tuple[pd.DataFrame, go.Figure, str]:
+    """A sweep's results table, its figure (heat map for two keys) and the chosen point."""
+    table = sweep_results(store, sweep_id)
+    first = store.list(sweep_id=sweep_id, limit=1)[0]
+    experiment = get_experiment(first.experiment)
+    keys = first.details.get("swept_keys", [])
+    figure = sweep_figure(table, keys, f"test_{experiment.metric}")
+    best = table[table["best"]]
+    if best.empty:
+        choice = "No finished run yet."
+    else:
+        point = ", ".join(f"{key} = {best[key].iloc[0]}" for key in keys)
+        choice = (
+            f"Chosen on **{experiment.selection_metric}**: {point} "
+            f"({experiment.selection_metric} {best[experiment.selection_metric].iloc[0]:.4f}, "
+            f"test_{experiment.metric} {best[f'test_{experiment.metric}'].iloc[0]:.4f})."
+        )
+    return table, figure, choice
+
+
+def sweep_ids(store: RunStore) -> list[str]:
+    """Sweep ids, newest first."""
+    seen: dict[str, None] = {}
+    for run in store.list(limit=2000):
+        if run.sweep_id:
+            seen.setdefault(run.sweep_id)
+    return list(seen)
+
+
+def _rounded(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _metric_of(run: Run) -> str:
+    try:
+        return get_experiment(run.experiment).metric
+    except KeyError:  # a run of an experiment that is no longer registered
+        return "roc_auc"

@@ -1,0 +1,2 @@
+"""Serving image classifiers: ONNX export, model cards, sessions, trained-run models,
+inference techniques."""

@@ -1,0 +1,1 @@
+"""Tabular binary classification: loading and checking the data, the loan-default MLP."""
