@@ -2,6 +2,7 @@
 #
 #   docker build -t dl-studio .                                  # CPU image (default)
 #   docker run -p 7860:7860 -v dlstudio-data:/data dl-studio
+#   docker run --rm -v dlstudio-data:/data dl-studio dlstudio train loan_exp1   # any verb
 #
 #   docker build --build-arg DEVICE=gpu -t dl-studio:gpu .       # GPU image: onnxruntime-gpu
 #   docker run --gpus all -p 7860:7860 -v dlstudio-data:/data dl-studio:gpu
@@ -33,6 +34,9 @@ RUN case "$DEVICE" in \
     && rm -rf /root/.cache/pip /var/lib/apt/lists/*
 
 COPY --chown=app:app . .
+# The same script beside the code: the dependency steps are stamped done (and a --cpu venv stays
+# CPU), so it only installs DL Studio itself, editable, for the `dlstudio` command.
+RUN scripts/install.sh && rm -rf /root/.cache/pip
 # HF_HOME: models fetched from the Hugging Face hub are kept in the volume too. NVIDIA_*: what
 # the NVIDIA container toolkit mounts with `docker run --gpus all` (ignored without a GPU).
 ENV PATH=/opt/venv/bin:$PATH \
@@ -48,4 +52,4 @@ USER 1000:1000
 EXPOSE 7860
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:7860/', timeout=4)"]
-CMD ["python", "app.py"]
+CMD ["dlstudio", "serve"]

@@ -1,6 +1,7 @@
 # Two commands do all the set-up: `make run` and `make test` (see README.md).
 VENV ?= .venv
 PY := $(VENV)/bin/python
+DLSTUDIO := $(VENV)/bin/dlstudio
 
 .PHONY: run test lint report image-report bench models install install-dev
 
@@ -11,7 +12,7 @@ install-dev:
 	VENV=$(VENV) scripts/install.sh --dev
 
 run: install
-	$(PY) app.py
+	$(DLSTUDIO) serve
 
 test: install-dev
 	$(VENV)/bin/ruff check .
@@ -23,10 +24,10 @@ lint: install-dev
 	$(VENV)/bin/ruff format .
 
 report: install
-	$(PY) -m core.reports.loan
+	$(DLSTUDIO) report loan
 
 image-report: install
-	OMP_NUM_THREADS=1 $(PY) -m core.reports.images --data digits
+	OMP_NUM_THREADS=1 $(DLSTUDIO) report image --data digits
 
 bench: install
 	$(PY) -m benchmarks.bench_training
@@ -38,4 +39,4 @@ bench: install
 	$(PY) -m benchmarks.bench_load
 
 models: install
-	$(PY) -m core.shipped.build $(MODELS) $(if $(AFHQ_DIR),--afhq-dir $(AFHQ_DIR))
+	$(DLSTUDIO) build-models $(MODELS) $(if $(AFHQ_DIR),--afhq-dir $(AFHQ_DIR))

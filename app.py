@@ -6,6 +6,7 @@ code reads them; each upload input also names the file types it takes, and the c
 checks the content (see docs/deploy.md).
 """
 
+import argparse
 import os
 
 import gradio as gr
@@ -23,23 +24,29 @@ MAX_UPLOAD_MB = 50  # any single upload; images are held to 20 MB by core.vision
 
 def build_app(runner: JobRunner) -> gr.Blocks:
     with gr.Blocks(title="DL Studio") as demo:
-        gr.Markdown("# DL Studio\nHands-on deep learning: every assignment is a working tool.")
+        gr.Markdown("# DL Studio\nHands-on deep learning: every tab is a working tool.")
         with gr.Tabs():
             for tab in STANDALONE_TABS:
                 with gr.Tab(tab.TITLE):
-                    runtime_statement(tab.TITLE)
+                    runtime_statement(tab.TOOL)
                     tab.build()
             with gr.Tab(training.TITLE):
-                runtime_statement(training.TITLE)
+                runtime_statement(training.TOOL)
                 training.build(runner)
     return demo
 
 
-def runtime_statement(title: str) -> gr.Markdown:
-    return gr.Markdown(statement(title), elem_classes=["runtime-statement"])
+def runtime_statement(tool: str) -> gr.Markdown:
+    return gr.Markdown(statement(tool), elem_classes=["runtime-statement"])
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """`dlstudio serve` (and `python app.py`): serve every tab until stopped."""
+    argparse.ArgumentParser(
+        prog="dlstudio serve",
+        description="Serve DL Studio on GRADIO_SERVER_NAME:GRADIO_SERVER_PORT "
+        "(default 0.0.0.0:7860); runs and uploads go to DLSTUDIO_DATA (default: data/ here).",
+    ).parse_args(argv)
     store = RunStore(default_db_path())
     interrupted = store.recover_interrupted()
     if interrupted:

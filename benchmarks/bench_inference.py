@@ -7,7 +7,7 @@ One intra-op thread (the app's setting), the same test pictures for every techni
 median milliseconds per batch of 1 and of 64 after warm-up, the ratio eager / technique and the
 largest logit difference against eager; then the ONNX Runtime speed-up over eager at batch 1
 (all graph optimisations). The full study, with p95, throughput, accuracy, sizes and profiles,
-is `python -m core.reports.inference`.
+is `dlstudio report inference`.
 """
 
 import argparse

@@ -20,7 +20,7 @@ loaded figures compare to.
 Latency is wall clock at the client: the file upload, the wait in Gradio's queue, the function,
 and gradio_client's own reading of the event stream, which looks for new messages every 50 ms
 (so an idle call through gradio_client already costs ~70-100 ms on this app, most of it not the
-app's). Goal (issue 10): zero errors, and the classifier's p95 under 100 ms on 2 CPU cores.
+app's). Goal: zero errors, and the classifier's p95 under 100 ms on 2 CPU cores.
 """
 
 import argparse

@@ -2,7 +2,7 @@
 
     python -m benchmarks.bench_training [--repeats 3]
 
-The issue's target: Exp 1 finishes in under a minute on 2 CPU cores. Prints the median seconds
+The target: Exp 1 finishes in under a minute on 2 CPU cores. Prints the median seconds
 of each path, the worker's overhead as a ratio, and each path's share of the 60 s budget.
 """
 

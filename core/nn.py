@@ -1,17 +1,15 @@
-"""Building blocks of seed 001 HW4: RMSNorm, a hand-differentiated autograd Function, Lion.
+"""Network building blocks: RMSNorm and an autograd Function with a hand-written backward.
 
 - `RMSNorm` (Zhang & Sennrich 2019, arXiv 1910.07467): rescale by the root mean square of the
   features, no re-centring; a learnable gain; optionally estimate the RMS from the first p % of
   the features only (partial RMSNorm).
 - `ExpPlusCos` / `exp_plus_cos`: e^X + cos(Y) as a `torch.autograd.Function` whose backward is
   written by hand, broadcasting X against Y like any torch op.
-- `Lion` (Chen et al. 2023, arXiv 2302.06675): the sign of an interpolation of gradient and
-  momentum, with decoupled weight decay; `lion_update` is the rule alone, shared by the
-  optimizer and by the gradient-descent visualizer.
+
+The Lion optimizer lives with the other optimizers in core.optim.
 """
 
 import math
-from collections.abc import Callable, Iterable
 
 import torch
 from torch import nn
@@ -74,73 +72,3 @@ class ExpPlusCos(torch.autograd.Function):
 def exp_plus_cos(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """e^x + cos(y) through the hand-written `ExpPlusCos` backward."""
     return ExpPlusCos.apply(x, y)
-
-
-@torch.no_grad()
-def lion_update(
-    param: torch.Tensor,
-    grad: torch.Tensor,
-    momentum: torch.Tensor,
-    lr: float,
-    beta1: float,
-    beta2: float,
-    weight_decay: float,
-) -> None:
-    """One Lion step, in place on `param` and `momentum` (the paper's Algorithm 2):
-
-        update   = sign(interp(grad, momentum, beta1))
-        momentum = interp(grad, momentum, beta2)
-        param   -= (update + param * weight_decay) * lr
-
-    with interp(g, m, b) = b * m + (1 - b) * g (`torch.lerp(g, m, b)`).
-    """
-    update = torch.lerp(grad, momentum, beta1).sign_()
-    momentum.copy_(torch.lerp(grad, momentum, beta2))
-    param.sub_((update + param * weight_decay) * lr)
-
-
-class Lion(torch.optim.Optimizer):
-    """EvoLved Sign Momentum (arXiv 2302.06675). Its steps all have size lr per coordinate, so
-    its lr is typically 3-10x smaller than AdamW's and its weight decay 3-10x larger."""
-
-    def __init__(
-        self,
-        params: Iterable[torch.Tensor] | Iterable[dict],
-        lr: float = 1e-4,
-        betas: tuple[float, float] = (0.9, 0.99),
-        weight_decay: float = 0.0,
-    ):
-        if not lr > 0:
-            raise ValueError(f"lr must be > 0, got {lr}")
-        if not all(0 <= beta <= 1 for beta in betas) or len(betas) != 2:
-            raise ValueError(f"betas must be two numbers in [0, 1], got {betas}")
-        if not weight_decay >= 0:
-            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
-        super().__init__(params, {"lr": lr, "betas": tuple(betas), "weight_decay": weight_decay})
-
-    @torch.no_grad()
-    def step(self, closure: Callable[[], torch.Tensor] | None = None) -> torch.Tensor | None:
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            beta1, beta2 = group["betas"]
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                if param.grad.is_sparse:
-                    raise RuntimeError("Lion does not support sparse gradients")
-                state = self.state[param]
-                if not state:
-                    state["exp_avg"] = torch.zeros_like(param)
-                lion_update(
-                    param,
-                    param.grad,
-                    state["exp_avg"],
-                    group["lr"],
-                    beta1,
-                    beta2,
-                    group["weight_decay"],
-                )
-        return loss

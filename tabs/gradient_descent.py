@@ -1,4 +1,12 @@
-"""Gradient descent tab: step through GD, momentum, Nesterov, Adam and Lion on a function."""
+"""Gradient descent tab: step through GD, momentum, Nesterov, Adam and Lion on a function.
+
+Panels: the controls (function, method and its settings), the path (summary, contour plot, a
+step player and the trajectory) and the comparison of several methods on one plot. The functions
+behind the events take the controls' values and return figures and tables; `build` lays the
+panels out and wires the controls to the path.
+"""
+
+from dataclasses import dataclass
 
 import gradio as gr
 
@@ -6,6 +14,7 @@ from core.descent import view
 from core.descent.methods import METHODS, PRESETS
 
 TITLE = "Gradient descent"
+TOOL = "gradient_descent"  # its runtime statement's key in core.hosting.runtime
 FIRST = "L"
 FIRST_COMPARED = "bowl"  # the ill-conditioned bowl shows the methods apart
 COMPARE_LR, COMPARE_EPS = 0.02, 1e-9  # lr 0.02: below every method's stability bound there
@@ -109,6 +118,138 @@ def _slider(low, high, value, step, label, elem_id, **options) -> gr.Slider:
     return gr.Slider(low, high, value=value, step=step, label=label, elem_id=elem_id, **options)
 
 
+# --- Panels ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Controls:
+    function: gr.Dropdown
+    expression: gr.Textbox
+    method: gr.Radio
+    lr: gr.Slider
+    momentum: gr.Slider
+    log_eps: gr.Slider
+    x0: gr.Slider
+    y0: gr.Slider
+    max_steps: gr.Slider
+    run: gr.Button
+
+    @property
+    def inputs(self) -> list:
+        """The controls in the order `descend` and its relatives take them."""
+        return [
+            self.function,
+            self.expression,
+            self.method,
+            self.lr,
+            self.momentum,
+            self.log_eps,
+            self.x0,
+            self.y0,
+            self.max_steps,
+        ]
+
+
+def controls_panel(choices, method_choices, first: view.Subject, settings: dict) -> Controls:
+    """The function (a preset or typed), the method and its settings, and what they mean."""
+    function = gr.Dropdown(choices, value=FIRST, label="Function", elem_id="gd-function")
+    expression = gr.Textbox(
+        label="Your own function of x, or of x and y (Enter to use it)",
+        placeholder="e.g. x**4 - 2*x**2 + 0.5*x, or sin(x)*cos(y) + 0.1*(x^2 + y^2)",
+        max_length=200,
+        elem_id="gd-expression",
+    )
+    method = gr.Radio(method_choices, value="gd", label="Method", elem_id="gd-method")
+    lr = _slider(0.0001, 1.0, first.lr, 0.0001, "Learning rate", "gd-lr")
+    momentum = _slider(
+        0.0, 0.99, settings["momentum"], 0.01, "Momentum β (β₁ for Adam and Lion)", "gd-momentum"
+    )
+    log_eps = _slider(
+        -12, -1, settings["log_eps"], 1, "ε = 10^k: stop when |f(x_k) − f(x_k−1)| < ε", "gd-eps"
+    )
+    x0 = _slider(*first.ranges[0], first.start[0], 0.01, "Start x", "gd-x0")
+    y0 = _slider(-5, 5, 0.0, 0.01, "Start y", "gd-y0", visible=False)
+    max_steps = _slider(1, 500, settings["max_steps"], 1, "Maximum steps", "gd-max-steps")
+    run = gr.Button("Run", variant="primary", elem_id="gd-run")
+    gr.Markdown(EXPLANATION, elem_id="gd-explanation")
+    return Controls(function, expression, method, lr, momentum, log_eps, x0, y0, max_steps, run)
+
+
+@dataclass(frozen=True)
+class Path:
+    summary: gr.Markdown
+    plot: gr.Plot
+    table: gr.Dataframe
+    step: gr.Slider
+    previous: gr.Button
+    following: gr.Button
+    play: gr.Button
+    timer: gr.Timer
+
+    @property
+    def outputs(self) -> list:
+        """What `descend` fills, in its order."""
+        return [self.summary, self.plot, self.table, self.step]
+
+
+def path_panel(first: view.Subject, first_run, eps: float) -> Path:
+    """The run's summary, its path on the plot, a step player and the trajectory table."""
+    summary = gr.Markdown(
+        view.summary_markdown(first, first_run, eps), latex_delimiters=LATEX, elem_id="gd-summary"
+    )
+    plot = gr.Plot(
+        view.path_figure(first, [first_run], step=first_run.steps), label="Steps", elem_id="gd-plot"
+    )
+    with gr.Row():
+        previous = gr.Button("◀ Previous", size="sm", elem_id="gd-previous")
+        step = _slider(0, first_run.steps, first_run.steps, 1, "Show step", "gd-step")
+        following = gr.Button("Next ▶", size="sm", elem_id="gd-next")
+        play = gr.Button("▶ Play", size="sm", elem_id="gd-play")
+    timer = gr.Timer(0.5, active=False)
+    table = gr.Dataframe(
+        view.trajectory_table(first.function, first_run),
+        label="Trajectory",
+        interactive=False,
+        max_height=320,
+        elem_id="gd-table",
+    )
+    return Path(summary, plot, table, step, previous, following, play, timer)
+
+
+def compare_panel(choices, method_choices, expression: gr.Textbox) -> None:
+    """Several methods from one start point with the same settings, on one contour plot."""
+    gr.Markdown(
+        "Every ticked method starts from the function's own start point with the same "
+        "learning rate, β and step limit (the function box above is shared)."
+    )
+    compared = compare(FIRST_COMPARED, "", ["gd", "momentum", "nesterov"], COMPARE_LR, 0.9, 300)
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            function = gr.Dropdown(
+                choices, value=FIRST_COMPARED, label="Function", elem_id="gd-compare-function"
+            )
+            methods = gr.CheckboxGroup(
+                method_choices,
+                value=["gd", "momentum", "nesterov"],
+                label="Methods",
+                elem_id="gd-compare-methods",
+            )
+            lr = _slider(0.0001, 1.0, COMPARE_LR, 0.0001, "Learning rate", "gd-compare-lr")
+            momentum = _slider(0.0, 0.99, 0.9, 0.01, "Momentum β", "gd-compare-momentum")
+            steps = _slider(1, 1000, 300, 1, "Maximum steps", "gd-compare-steps")
+            button = gr.Button("Compare", elem_id="gd-compare")
+        with gr.Column(scale=2):
+            plot = gr.Plot(compared[0], label="Trajectories", elem_id="gd-compare-plot")
+            table = gr.Dataframe(compared[1], interactive=False, elem_id="gd-compare-table")
+    gr.on(
+        [button.click, function.input, methods.input],
+        compare,
+        [function, expression, methods, lr, momentum, steps],
+        [plot, table],
+        api_name="compare",
+    )
+
+
 def build() -> None:
     gr.Markdown(
         "Watch gradient descent and its relatives step over a function: pick a preset or type "
@@ -120,130 +261,52 @@ def build() -> None:
     method_choices = [(spec.label, key) for key, spec in METHODS.items()]
     first = view.resolve(FIRST)
     settings = {"method": "gd", "momentum": 0.9, "log_eps": -9, "max_steps": 100}
+    eps = 10.0 ** settings["log_eps"]
     first_run = view.run_method(
         first,
         settings["method"],
         first.lr,
         settings["momentum"],
-        10.0 ** settings["log_eps"],
+        eps,
         first.start,
         settings["max_steps"],
     )
-    compared = compare(FIRST_COMPARED, "", ["gd", "momentum", "nesterov"], COMPARE_LR, 0.9, 300)
-
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
-            function = gr.Dropdown(choices, value=FIRST, label="Function", elem_id="gd-function")
-            expression = gr.Textbox(
-                label="Your own function of x, or of x and y (Enter to use it)",
-                placeholder="e.g. x**4 - 2*x**2 + 0.5*x, or sin(x)*cos(y) + 0.1*(x^2 + y^2)",
-                max_length=200,
-                elem_id="gd-expression",
-            )
-            method = gr.Radio(method_choices, value="gd", label="Method", elem_id="gd-method")
-            lr = _slider(0.0001, 1.0, first.lr, 0.0001, "Learning rate", "gd-lr")
-            momentum = _slider(
-                0.0,
-                0.99,
-                settings["momentum"],
-                0.01,
-                "Momentum β (β₁ for Adam and Lion)",
-                "gd-momentum",
-            )
-            log_eps = _slider(
-                -12,
-                -1,
-                settings["log_eps"],
-                1,
-                "ε = 10^k: stop when |f(x_k) − f(x_k−1)| < ε",
-                "gd-eps",
-            )
-            x0 = _slider(*first.ranges[0], first.start[0], 0.01, "Start x", "gd-x0")
-            y0 = _slider(-5, 5, 0.0, 0.01, "Start y", "gd-y0", visible=False)
-            max_steps = _slider(1, 500, settings["max_steps"], 1, "Maximum steps", "gd-max-steps")
-            run_button = gr.Button("Run", variant="primary", elem_id="gd-run")
-            gr.Markdown(EXPLANATION, elem_id="gd-explanation")
+            controls = controls_panel(choices, method_choices, first, settings)
         with gr.Column(scale=2):
-            summary = gr.Markdown(
-                view.summary_markdown(first, first_run, 10.0 ** settings["log_eps"]),
-                latex_delimiters=LATEX,
-                elem_id="gd-summary",
-            )
-            plot = gr.Plot(
-                view.path_figure(first, [first_run], step=first_run.steps),
-                label="Steps",
-                elem_id="gd-plot",
-            )
-            with gr.Row():
-                previous = gr.Button("◀ Previous", size="sm", elem_id="gd-previous")
-                step = _slider(0, first_run.steps, first_run.steps, 1, "Show step", "gd-step")
-                following = gr.Button("Next ▶", size="sm", elem_id="gd-next")
-                play = gr.Button("▶ Play", size="sm", elem_id="gd-play")
-            timer = gr.Timer(0.5, active=False)
-            table = gr.Dataframe(
-                view.trajectory_table(first.function, first_run),
-                label="Trajectory",
-                interactive=False,
-                max_height=320,
-                elem_id="gd-table",
-            )
+            path = path_panel(first, first_run, eps)
     with gr.Accordion("Compare methods on one plot", open=True):
-        gr.Markdown(
-            "Every ticked method starts from the function's own start point with the same "
-            "learning rate, β and step limit (the function box above is shared)."
-        )
-        with gr.Row():
-            with gr.Column(scale=1, min_width=320):
-                compare_function = gr.Dropdown(
-                    choices, value=FIRST_COMPARED, label="Function", elem_id="gd-compare-function"
-                )
-                methods = gr.CheckboxGroup(
-                    method_choices,
-                    value=["gd", "momentum", "nesterov"],
-                    label="Methods",
-                    elem_id="gd-compare-methods",
-                )
-                compare_lr = _slider(
-                    0.0001, 1.0, COMPARE_LR, 0.0001, "Learning rate", "gd-compare-lr"
-                )
-                compare_momentum = _slider(
-                    0.0, 0.99, 0.9, 0.01, "Momentum β", "gd-compare-momentum"
-                )
-                compare_steps = _slider(1, 1000, 300, 1, "Maximum steps", "gd-compare-steps")
-                compare_button = gr.Button("Compare", elem_id="gd-compare")
-            with gr.Column(scale=2):
-                compare_plot = gr.Plot(compared[0], label="Trajectories", elem_id="gd-compare-plot")
-                compare_table = gr.Dataframe(
-                    compared[1], interactive=False, elem_id="gd-compare-table"
-                )
+        compare_panel(choices, method_choices, controls.expression)
 
-    controls = [function, expression, method, lr, momentum, log_eps, x0, y0, max_steps]
-    results = [summary, plot, table, step]
-    chosen = [function, x0, y0, lr]
-    function.input(
-        choose_function, [function, expression], chosen, api_name="choose_function"
-    ).success(descend, controls, results, api_name="descend_chosen")
-    expression.submit(
-        lambda text: choose_function(view.CUSTOM, text), expression, chosen, api_name="use_function"
-    ).success(descend, controls, results, api_name="descend_typed")
-    sliders = (lr, momentum, log_eps, x0, y0, max_steps)
+    inputs, stepped = controls.inputs, [*controls.inputs, path.step]
+    chosen = [controls.function, controls.x0, controls.y0, controls.lr]
+    controls.function.input(
+        choose_function,
+        [controls.function, controls.expression],
+        chosen,
+        api_name="choose_function",
+    ).success(descend, inputs, path.outputs, api_name="descend_chosen")
+    controls.expression.submit(
+        lambda text: choose_function(view.CUSTOM, text),
+        controls.expression,
+        chosen,
+        api_name="use_function",
+    ).success(descend, inputs, path.outputs, api_name="descend_typed")
+    sliders = (controls.lr, controls.momentum, controls.log_eps, controls.x0, controls.y0)
     gr.on(
-        [run_button.click, method.input, *(slider.release for slider in sliders)],
+        [
+            controls.run.click,
+            controls.method.input,
+            *(slider.release for slider in (*sliders, controls.max_steps)),
+        ],
         descend,
-        controls,
-        results,
+        inputs,
+        path.outputs,
         api_name="descend",
     )
-    step.release(show_step, [*controls, step], plot, api_name="show_step")
-    previous.click(move_step(-1), [*controls, step], [step, plot], api_name="previous_step")
-    following.click(move_step(+1), [*controls, step], [step, plot], api_name="next_step")
-    play.click(lambda: gr.Timer(active=True), None, timer, api_name="play")
-    timer.tick(play_tick, [*controls, step], [step, plot, timer], api_name="play_tick")
-    compare_inputs = [compare_function, expression, methods, compare_lr, compare_momentum]
-    gr.on(
-        [compare_button.click, compare_function.input, methods.input],
-        compare,
-        [*compare_inputs, compare_steps],
-        [compare_plot, compare_table],
-        api_name="compare",
-    )
+    path.step.release(show_step, stepped, path.plot, api_name="show_step")
+    path.previous.click(move_step(-1), stepped, [path.step, path.plot], api_name="previous_step")
+    path.following.click(move_step(+1), stepped, [path.step, path.plot], api_name="next_step")
+    path.play.click(lambda: gr.Timer(active=True), None, path.timer, api_name="play")
+    path.timer.tick(play_tick, stepped, [path.step, path.plot, path.timer], api_name="play_tick")

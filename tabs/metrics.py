@@ -28,6 +28,7 @@ from core.metrics import (
 from core.metrics.crowd import simulate_crowd
 
 TITLE = "Metrics"
+TOOL = "metrics"  # its runtime statement's key in core.hosting.runtime
 LATEX = [
     {"left": "$$", "right": "$$", "display": True},
     {"left": "$", "right": "$", "display": False},
@@ -108,7 +109,7 @@ def binary_panel() -> gr.Dataframe:
     gr.Markdown(
         "Paste or edit labels (`y_true`: 0/1) and scores (`y_score`), or upload a CSV with those "
         "columns. A row is predicted 1 when its score is >= the threshold. Intervals: percentile "
-        "bootstrap over the rows. The same numbers: `python -m core.metrics FILE.csv --json`."
+        "bootstrap over the rows. The same numbers: `dlstudio metrics FILE.csv --json`."
     )
     sample = pd.read_csv(inputs.EXAMPLES_DIR / "scores.csv")
     first = binary_outputs(sample, 0.5, 2.0, 1000, 0.95)
@@ -171,7 +172,7 @@ def imbalance_panel(binary_table: gr.Dataframe) -> None:
         "The classifier stays the same (the same score distribution within each class); only the "
         "share of positives falls from 50 % to 0.1 %. Each class's rows are reweighted, so the "
         "curves are population values with no sampling noise. CLI: "
-        "`python -m core.metrics.imbalance --json`."
+        "`dlstudio metrics imbalance --json`."
     )
     first = imbalance_outputs(BINORMAL, 2.0, 1.5, 0.5, 2.0, None)
     with gr.Row():
@@ -260,7 +261,7 @@ def roc_panel() -> None:
     gr.Markdown(
         "Edit the scores and labels (at least one 0 and one 1; ties allowed), then compute. The "
         "slider under the plot builds the curve one threshold at a time. CLI: "
-        "`python -m core.metrics.roc FILE.csv`."
+        "`dlstudio metrics roc FILE.csv`."
     )
     first = roc_outputs(roc.EXAMPLE)
     with gr.Row():
@@ -312,7 +313,7 @@ def averaging_outputs(mode, matrix, labels):
 def averaging_panel() -> None:
     gr.Markdown(
         "A confusion matrix (rows: true class, columns: predicted; the header must repeat the "
-        "row names) or two label columns. `python -m core.metrics FILE.csv` with `y_true`, "
+        "row names) or two label columns. `dlstudio metrics FILE.csv` with `y_true`, "
         "`y_pred` columns prints the same averages."
     )
     first = averaging_outputs(MATRIX, averaging.example_table(), None)
@@ -375,7 +376,7 @@ def search_panel() -> None:
         f"{', '.join(page.ELEMENT_TYPES)}; `grade` 0-3; `intents` lists the meanings of the "
         "query an element serves, separated by `;`. The standard list metrics use the grades in "
         "page order; the page metrics also use the types and heights (a user reads on past each "
-        "screen with the persistence below). CLI: `python -m core.metrics.page PAGE.csv`."
+        "screen with the persistence below). CLI: `dlstudio metrics page PAGE.csv`."
     )
     first = page_outputs(page.EXAMPLE_PAGE, 0.7, 0.5, 10)
     table = gr.Dataframe(
@@ -447,7 +448,7 @@ def labeling_panel() -> None:
         "dropped) and **aggregation** (Dawid-Skene's per-worker confusion matrices against the "
         "majority vote). A simulated crowd knows the truth, so the accuracy of each method is "
         "measured; for your own CSV it is measured on the honeypots' `gold` answers. CLI: "
-        "`python -m core.metrics.labeling --simulate`."
+        "`dlstudio metrics labeling --simulate`."
     )
     crowd = crowd_outputs(12, 5, 0.25, 0.17, 0.1, 0)
     first = labeling_outputs(*crowd)
@@ -529,7 +530,7 @@ def significance_panel() -> None:
         "Type the query, paste each engine's results in order and judge each one: 0 irrelevant, "
         "1 related, 2 relevant, 3 perfect. The tests ask whether A's results are better than "
         "B's (one-sided). For several queries, upload a CSV with a `query` column: the unit "
-        "becomes the query. CLI: `python -m core.metrics.significance JUDGMENTS.csv`."
+        "becomes the query. CLI: `dlstudio metrics significance JUDGMENTS.csv`."
     )
     first = significance_outputs(
         "python sort a list", 0.05, 10, "exponential", "auto", "wilcox", significance.EXAMPLE

@@ -21,6 +21,7 @@ from core.pq.evaluate import (
 from core.pq.product import METHODS, ProductQuantizer
 
 TITLE = "PQ explorer"
+TOOL = "pq_explorer"  # its runtime statement's key in core.hosting.runtime
 UPLOAD = "upload"
 FIRST = "fashion-lite0"
 MAX_UPLOAD_VECTORS, MAX_UPLOAD_DIM = 5000, 1024  # keeps recall@10 (N^2 distances) interactive
@@ -58,7 +59,7 @@ def read_upload(path: str | None) -> np.ndarray:
         raise VectorInputError(
             f"{Path(path).name} holds {vectors.shape[0]} x {vectors.shape[1]}: the explorer "
             f"takes at most {MAX_UPLOAD_VECTORS} vectors of at most {MAX_UPLOAD_DIM} dims "
-            "(the command line has no limit: python -m core.pq.evaluate FILE.npy ...)"
+            "(the command line has no limit: dlstudio quantize FILE.npy ...)"
         )
     return vectors
 

@@ -6,12 +6,13 @@ import gradio as gr
 import pandas as pd
 import plotly.express as px
 
-from core.retrieval.cli import DEFAULT_RETRIEVER, PROTOCOL, cached_corpus, evaluate, search
 from core.retrieval.corpus import SHIPPED_CORPUS, Corpus, CorpusError, load_corpus
 from core.retrieval.registry import DESCRIPTIONS, RETRIEVERS
+from core.retrieval.search import DEFAULT_RETRIEVER, PROTOCOL, cached_corpus, evaluate, search
 from core.retrieval.text import term_spans
 
 TITLE = "Retrieval"
+TOOL = "retrieval"  # its runtime statement's key in core.hosting.runtime
 ALL = "all collections"
 ANSWER_PREVIEW = 700  # characters of an answer shown before "more"
 METRICS = ("mrr", "recall@1", "recall@3", "recall@10", "ndcg@10")

@@ -30,6 +30,21 @@ def wait_until():
     return poll
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One PyTorch thread while a module trains in this process, the previous count restored
+    after it: on a busy 2-core machine one thread trains several times faster than two (the
+    inference study's model about 30x). Modules ask for it with
+    `pytestmark = pytest.mark.usefixtures("one_torch_thread")`, so it is set before their
+    module-scoped training fixtures run."""
+    import torch  # here, not at the top: most test modules never load torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 # --- End-to-end: one app process per test session, a fresh browser page per test module. ---
 
 CHROMIUM = "/usr/bin/chromium"

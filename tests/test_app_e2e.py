@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from core.runs import view as launcher
+from core.runs import view
 from core.runs.execution import RunLogger
 from core.runs.store import RunStore
 from core.serving.onnx import list_models
-from core.vision.engine import ImageTrainConfig, train_image_classifier
+from core.vision.train import ImageTrainConfig, train_image_classifier
 
 pytestmark = pytest.mark.browser
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -92,7 +92,7 @@ def test_the_api_launches_runs_and_explains_bad_configs(app_url, app_data):
     endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
     assert {"/launch", "/launch_sweep", "/cancel", "/refresh_runs", "/upload_csv"} <= set(endpoints)
 
-    form = launcher.config_form("loan_exp2")
+    form = view.config_form("loan_exp2")
     form.loc[form["key"] == "epochs", "value"] = "2"
     payload = {"headers": list(form.columns), "data": form.to_numpy().tolist()}
     status = client.predict("loan_exp2", payload, api_name="/launch")  # the run id is state

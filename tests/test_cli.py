@@ -1,7 +1,9 @@
-"""The command line `python -m core.runs.cli`: listing, single runs, sweeps, errors, overrides."""
+"""The `dlstudio` command: every verb listed and reachable, the README's examples, and its
+`train` verb (`core.runs.cli`): listing, single runs, sweeps, errors, overrides."""
 
 import json
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -9,11 +11,25 @@ from pathlib import Path
 import pytest
 
 import core
-from core.experiments import list_experiments
-from core.runs.cli import main, parse_overrides
+from core.cli import VERBS, Verb
+from core.cli import main as dlstudio_main
+from core.experiments import get_experiment, list_experiments
+from core.runs.cli import build_parser, main, parse_overrides
 from core.runs.store import RunStore
+from core.runs.sweeps import parse_grid, plan_sweep
 
 REPO = Path(core.__file__).resolve().parent.parent
+DLSTUDIO = Path(sys.executable).with_name("dlstudio")  # the console script in the venv
+RUN_SUMMARY = {
+    "run_id",
+    "status",
+    "experiment",
+    "config",
+    "final",
+    "details",
+    "duration_s",
+    "error",
+}
 
 
 @pytest.fixture
@@ -24,8 +40,9 @@ def db(tmp_path, monkeypatch):
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
+    """`python -m core train ARGS` in a process of its own (the same as `dlstudio train`)."""
     return subprocess.run(
-        [sys.executable, "-m", "core.runs.cli", *args],
+        [sys.executable, "-m", "core", "train", *args],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -34,6 +51,7 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_list_prints_one_line_per_experiment_name_first():
+    """Also the check that `python -m core VERB` is the dlstudio command."""
     result = cli("--list")
     assert result.returncode == 0, result.stderr
     names = [line.split("\t")[0] for line in result.stdout.splitlines()]
@@ -46,7 +64,8 @@ def test_list_prints_one_line_per_experiment_name_first():
 def test_a_run_prints_its_json_summary_and_lands_in_the_store(db):
     result = cli("loan_exp1", "--epochs", "2", "--json", "--db", str(db))
     assert result.returncode == 0, result.stderr
-    summary = json.loads(result.stdout)
+    summary = json.loads(result.stdout)  # the whole of stdout is the one JSON object
+    assert set(summary) == RUN_SUMMARY
     assert summary["status"] == "done" and summary["error"] is None
     assert (summary["experiment"], summary["config"]["epochs"]) == ("loan_exp1", 2)
     assert summary["final"]["test_roc_auc"] > 0.8 and summary["final"]["train_loss"] > 0
@@ -147,3 +166,104 @@ def test_parse_overrides(tokens, expected):
 def test_parse_overrides_rejects_tokens_that_are_not_options(tokens):
     with pytest.raises(ValueError, match="expected --key value"):
         parse_overrides(tokens)
+
+
+# --- the dlstudio command: verbs, help, errors, the README's examples -------------------------
+
+
+def verb_paths(verbs: dict[str, Verb] = VERBS, above: tuple[str, ...] = ()) -> list[tuple]:
+    """Every verb and sub-verb that runs a function, as the words that name it."""
+    paths = []
+    for name, verb in verbs.items():
+        if verb.target:
+            paths.append((*above, name))
+        paths += verb_paths(verb.verbs, (*above, name))
+    return paths
+
+
+def verb_help(path: tuple[str, ...], capsys) -> str:
+    """What `dlstudio PATH --help` prints (argparse exits 0 after printing it)."""
+    with pytest.raises(SystemExit) as exit_:
+        dlstudio_main([*path, "--help"])
+    assert exit_.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_the_console_script_lists_every_verb_with_its_line_of_help(tmp_path):
+    assert DLSTUDIO.is_file(), f"no {DLSTUDIO}: scripts/install.sh installs it (make test does)"
+    result = subprocess.run(
+        [DLSTUDIO, "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: dlstudio VERB")
+    listed = re.findall(r"^  (\S+) +(.+)$", result.stdout, re.M)
+    assert listed == [(name, verb.help) for name, verb in VERBS.items()]
+    expected = {"train", "classify", "generate", "search", "optimize", "metrics", "quantize"}
+    assert expected | {"embeddings", "build-models", "report", "serve"} <= set(VERBS)
+
+
+def test_help_imports_none_of_the_verbs_modules():
+    probe = (
+        "import sys; from core.cli import main; main(['--help']); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('core', 'torch', 'gradio')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "['core', 'core.cli']"
+
+
+@pytest.mark.parametrize("path", verb_paths(), ids=" ".join)
+def test_every_verb_reaches_its_function_whose_usage_names_the_verb(path, capsys):
+    assert f"usage: dlstudio {' '.join(path)} " in verb_help(path, capsys)
+
+
+def test_a_group_lists_its_sub_verbs_and_an_unknown_verb_exits_2(capsys):
+    assert dlstudio_main(["report", "--help"]) == 0
+    out = capsys.readouterr().out
+    for name in ("loan", "image", "ssl", "pseudo-labels", "inference"):
+        assert re.search(rf"^  {name} +\S", out, re.M)
+    assert dlstudio_main(["trian", "loan_exp1"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "unknown verb 'trian' (did you mean 'train'?)" in err
+    assert dlstudio_main(["report"]) == 2 and "name a verb" in capsys.readouterr().err
+
+
+def readme_examples() -> list[list[str]]:
+    """The words after `dlstudio` of every such line in the README's bash blocks."""
+    blocks = re.findall(r"```bash\n(.*?)```", (REPO / "README.md").read_text(), re.S)
+    lines = [shlex.split(line, comments=True) for block in blocks for line in block.splitlines()]
+    return [words[1:] for words in lines if words[:1] == ["dlstudio"]]
+
+
+def test_the_readme_shows_the_command():
+    assert len(readme_examples()) >= 15
+
+
+@pytest.mark.parametrize("words", readme_examples(), ids=" ".join)
+def test_every_readme_example_parses(words, capsys):
+    """A dry check, nothing runs: the verb exists and each --flag is one of its flags; for
+    `train`, the experiment exists and the overrides (and grid) make valid configs."""
+    verb, path = Verb("", verbs=VERBS), []
+    while len(path) < len(words) and words[len(path)] in verb.verbs:
+        verb = verb.verbs[words[len(path)]]
+        path.append(words[len(path)])
+    rest = words[len(path) :]
+    if verb.target is None:
+        assert rest in ([], ["--help"]), f"dlstudio {' '.join(path)} needs a sub-verb"
+        return
+    known = set(re.findall(r"(?<![\w-])--[\w-]+", verb_help(tuple(path), capsys)))
+    if path == ["train"] and "--help" not in rest:
+        args, overrides = build_parser().parse_known_args(rest)
+        if args.list:
+            return
+        experiment = get_experiment(args.experiment)
+        values = parse_overrides(overrides)
+        experiment.make_config(values)
+        if args.sweep or args.grid:
+            grid = parse_grid(args.grid) if args.grid else dict(experiment.grid)
+            assert plan_sweep(args.experiment, values, grid)
+        return
+    flags = {word.split("=")[0] for word in rest if word.startswith("--")}
+    assert flags <= known, f"dlstudio {' '.join(path)} has no {', '.join(flags - known)}"

@@ -80,7 +80,7 @@ def test_the_port_and_the_health_check_are_the_apps():
     assert env_values()["GRADIO_SERVER_NAME"] == "0.0.0.0"  # reachable from outside
     (health,) = instruction("HEALTHCHECK")
     assert f"http://127.0.0.1:{port}/" in health
-    assert instruction("CMD") == ['["python", "app.py"]']
+    assert instruction("CMD") == ['["dlstudio", "serve"]']
 
 
 def test_every_copy_source_exists_and_is_not_docker_ignored():
@@ -99,7 +99,7 @@ def test_every_copy_source_exists_and_is_not_docker_ignored():
 def test_the_device_argument_picks_the_onnx_runtime_build():
     (device,) = instruction("ARG")
     assert device == "DEVICE=cpu"
-    (install,) = [run for run in instruction("RUN") if "scripts/install.sh" in run]
+    (install,) = [run for run in instruction("RUN") if "scripts/install.sh --cpu" in run]
     assert "cpu) scripts/install.sh --cpu" in install
     assert re.search(r"gpu\) scripts/install.sh +&&.*CUDAExecutionProvider", install)
 
@@ -108,8 +108,8 @@ def run_install(tmp_path: Path, *options: str) -> tuple[list[str], Path]:
     """Run scripts/install.sh with a stand-in venv python that logs its arguments and a dpkg
     that says every Debian package is there; returns the logged calls and the venv."""
     venv, tools = tmp_path / "venv", tmp_path / "tools"
-    (venv / "bin").mkdir(parents=True)
-    tools.mkdir()
+    (venv / "bin").mkdir(parents=True, exist_ok=True)  # a second call reuses the venv
+    tools.mkdir(exist_ok=True)
     log = tmp_path / "calls.log"
     for stub, body in ((venv / "bin" / "python", f'echo "$*" >> {log}'), (tools / "dpkg", "")):
         stub.write_text(f"#!/bin/sh\n{body}\nexit 0\n")
@@ -146,11 +146,34 @@ def test_install_cpu_swaps_onnxruntime_gpu_for_the_cpu_build_of_the_same_version
 def test_install_without_options_installs_the_requirement_files_as_make_run_does(tmp_path):
     calls, _ = run_install(tmp_path)
     installs = [call for call in calls if " install " in f" {call} "]
-    assert [call.split("-r ")[-1] for call in installs] == [
+    assert [call.split("-r ")[-1] for call in installs[:2]] == [
         "requirements.txt",
         "requirements-offline.txt",
     ]
     assert "--no-deps" in installs[1]
+    assert installs[2].endswith("--no-deps --no-build-isolation -e .")  # the dlstudio command
+    assert len(installs) == 3
+
+
+def test_a_second_install_installs_nothing_and_a_cpu_venv_stays_cpu(tmp_path):
+    """Stamps make the second call (the Dockerfile's, after it copies the code) a no-op; a venv
+    made with --cpu is never given onnxruntime-gpu by a later call without the option."""
+    first, _ = run_install(tmp_path, "--cpu")
+    assert any("-e ." in call for call in first)
+    calls, _ = run_install(tmp_path)
+    again = calls[len(first) :]
+    assert again and not [call for call in again if " install " in f" {call} "]
+
+
+def test_the_image_installs_dl_studio_after_copying_the_code_and_serves_it_with_dlstudio():
+    instructions = [(kind, argument) for kind, argument in dockerfile_instructions()]
+    copy_code = instructions.index(("COPY", "--chown=app:app . ."))
+    installs = [i for i, (kind, arg) in enumerate(instructions) if "scripts/install.sh" in arg]
+    assert installs[0] < copy_code < installs[-1]  # dependencies first, then the project
+    script = (REPO / "scripts" / "install.sh").read_text()
+    assert "-e ." in script and "[ -f pyproject.toml ]" in script  # skipped in the first layer
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert 'dlstudio = "core.cli:main"' in pyproject
 
 
 def test_install_refuses_an_unknown_option():

@@ -1,6 +1,6 @@
 """Context prediction (core.vision.pretext) and the classifier hooks it feeds: the relative
 position labels on a picture whose grid cells are known, the geometry's bounds, a short real
-pretraining on the digits, and label fractions / init_from in core.vision.engine."""
+pretraining on the digits, and label fractions / init_from in core.vision.train."""
 
 from dataclasses import asdict
 
@@ -14,19 +14,15 @@ from core.runs.execution import execute_run
 from core.runs.store import RunStore
 from core.runs.view import config_form
 from core.vision.backbones import SmallCNN
-from core.vision.engine import (
-    EXTRACTOR_CHECKPOINT,
-    ImageTrainConfig,
-    fraction_subset,
-    load_extractor,
-    prepare_data,
-)
+from core.vision.checkpoints import EXTRACTOR_CHECKPOINT, load_extractor
+from core.vision.prepared import fraction_subset
 from core.vision.pretext import (
     NEIGHBOURS,
     PatchGeometry,
     jitter_intensity,
     sample_pairs,
 )
+from core.vision.train import ImageTrainConfig, prepare_data
 
 # Where each label's neighbour lies, written out by hand (row, column of the 3x3 grid).
 EXPECTED_CELL = {
@@ -223,7 +219,7 @@ def test_the_report_compares_pretrained_and_random_runs(pretext_run, tmp_path):
         config = get_experiment("digits_finetune").make_config(values)
         run_ids.append(store.create("digits_finetune", asdict(config)))
         assert execute_run(store, run_ids[-1]).status == "done"
-    readme = write_report(store, "digits", run_ids, tmp_path, "python -m core.reports.ssl")
+    readme = write_report(store, "digits", run_ids, tmp_path, "dlstudio report ssl")
     text = readme.read_text()
     table = text.split("## Classifiers")[1]
     assert "random init" in table and "context-prediction pretrained" in table

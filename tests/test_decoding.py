@@ -79,7 +79,7 @@ def kept(probs: list[float], top_p: float, rule: str) -> set[int]:
     [
         # cumulative 0.5, 0.75, 0.875, 1: "does not exceed" keeps the exact hit, the paper too
         ([0.5, 0.25, 0.125, 0.125], 0.75, {0, 1}, {0, 1}),
-        # 0.7 lies inside the second token: the assignment stops before it, the paper keeps it
+        # 0.7 lies inside the second token: `assignment` stops before it, `paper` keeps it
         ([0.5, 0.25, 0.125, 0.125], 0.7, {0}, {0, 1}),
         # the first token alone is above top_p: both keep it (never an empty set)
         ([0.75, 0.125, 0.0625, 0.0625], 0.5, {0}, {0}),
@@ -100,8 +100,8 @@ def test_top_p_rules_on_hand_made_distributions(probs, top_p, assignment, paper)
 
 
 def assignment_by_definition(probs: torch.Tensor, top_p: float) -> set[int]:
-    """The assignment's words, one token at a time: walk down the ranking, add a token while the
-    running sum stays <= top_p; keep the first token anyway."""
+    """The `assignment` rule word for word, one token at a time: walk down the ranking, add a
+    token while the running sum stays <= top_p; keep the first token anyway."""
     order = sorted(range(len(probs)), key=lambda i: (-probs[i].item(), i))
     chosen, total = {order[0]}, probs[order[0]].item()
     for i in order[1:]:

@@ -183,7 +183,7 @@ def test_the_cli_refuses_bad_input_before_loading_anything(arguments, message, c
 
 def test_the_cli_as_a_command():
     done = subprocess.run(
-        [sys.executable, "-m", "core.decoding.cli", "--prompt", "hi", "--top-p", "0", "--json"],
+        [sys.executable, "-m", "core", "generate", "--prompt", "hi", "--top-p", "0", "--json"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

@@ -248,7 +248,7 @@ def test_cli_refuses_hostile_text_in_a_real_process_running_nothing(tmp_path):
     flag = tmp_path / "pwned"
     hostile = f"__import__('os').system('touch {flag}')"
     process = subprocess.run(
-        [sys.executable, "-m", "core.descent.cli", "--function", hostile, "--json"],
+        [sys.executable, "-m", "core", "optimize", "--function", hostile, "--json"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

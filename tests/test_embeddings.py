@@ -18,8 +18,8 @@ from core.embeddings import (
     load_embedding_set,
     project,
 )
-from core.embeddings.__main__ import main
 from core.embeddings.build import FeatureExtractor, build_embedding_set, penultimate_graph
+from core.embeddings.cli import main
 from core.serving.onnx import INPUT_NAME, MODELS_DIR, load_model
 from core.vision.backbones import create_backbone
 from core.vision.data import FASHION_MNIST_DIR, load_image_dataset

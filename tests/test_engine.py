@@ -18,31 +18,21 @@ from torchvision.transforms import v2
 from core.config import build_config
 from core.runs.execution import RunCancelled, RunLogger
 from core.runs.store import RunStore
+from core.vision.augment import AugmentationSchedule, RandomStrokeWidth, augment_batch
 from core.vision.backbones import IMAGENET_MEAN, backbone_stages, create_backbone
-from core.vision.data import load_image_dataset
-from core.vision.engine import (
+from core.vision.checkpoints import (
     BEST_CHECKPOINT,
     LAST_CHECKPOINT,
-    PLATEAU_FACTOR,
-    PLATEAU_PATIENCE,
-    AugmentationSchedule,
-    ImageTrainConfig,
-    LrSchedule,
-    PreparedData,
-    RandomStrokeWidth,
-    TrainingState,
-    UnfreezeSchedule,
-    augment_batch,
     check_resumable,
     find_checkpoint,
-    input_spec,
     load_trained_model,
-    prepare_pictures,
-    set_trainable,
-    stage_param_groups,
-    train_image_classifier,
 )
+from core.vision.data import load_image_dataset
+from core.vision.prepared import PreparedData, input_spec, prepare_pictures
 from core.vision.preprocess import prepare_batch
+from core.vision.schedules import PLATEAU_FACTOR, PLATEAU_PATIENCE, LrSchedule
+from core.vision.train import ImageTrainConfig, TrainingState, train_image_classifier
+from core.vision.unfreeze import UnfreezeSchedule, set_trainable, stage_param_groups
 
 METRICS = {
     "train_loss",
@@ -58,14 +48,7 @@ METRICS = {
     "epoch_time_s",
 }
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: on a busy 2-core machine it trains several times faster than two."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # -- config -----------------------------------------------------------------------------------
@@ -350,6 +333,9 @@ def test_resuming_needs_a_checkpoint_and_the_same_config(tmp_path):
 
 # -- real runs --------------------------------------------------------------------------------
 
+# Small enough for seconds, big enough to learn by a wide margin: 600 pictures, 19 steps an
+# epoch. With 300 the final val accuracy was 0.48-0.50 by the CPU's kernels (AVX-512, AVX2,
+# plain), at the bound below; with 600 it is 0.83-0.92 over five seeds and those kernels.
 QUICK = {
     "data": "digits",
     "backbone": "small_cnn",
@@ -358,7 +344,7 @@ QUICK = {
     "epochs": 3,
     "batch_size": 32,
     "lr": 0.005,
-    "limit_train": 300,
+    "limit_train": 600,
     "recipe": "custom",
     "augment_schedule": True,
     "lr_schedule": "cosine",
@@ -400,7 +386,7 @@ def test_a_short_run_learns_and_logs_every_metric_every_epoch(runs):
     assert history["epoch"].tolist() == [1, 2, 3]
     assert set(history.columns) >= METRICS
     assert history[sorted(METRICS)].notna().all().all()
-    assert history["val_accuracy"].iloc[-1] > 0.5  # chance is 0.1
+    assert history["val_accuracy"].iloc[-1] > 0.5  # chance is 0.1; it reaches 0.83 or more
     assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
     assert history["lr"].iloc[-1] < QUICK["lr"] / 2  # cosine decays
 

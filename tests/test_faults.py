@@ -29,7 +29,7 @@ from PIL import Image
 
 from app import MAX_UPLOAD_MB
 from benchmarks.app_process import REPO, served_app
-from core.runs import view as launcher
+from core.runs import view
 from core.runs.jobs import JobRunner
 from core.runs.store import RunStore
 from core.serving.onnx import MODELS_DIR, ModelCard
@@ -174,7 +174,7 @@ def test_an_upload_over_the_size_limit_is_refused_by_the_server(fault_app, clien
 def test_a_file_of_the_wrong_type_is_refused_by_each_upload_input(client, tmp_path):
     photo = tmp_path / "photo.png"
     Image.new("RGB", (32, 32), "orange").save(photo)
-    form = launcher.config_form("loan_exp1")
+    form = view.config_form("loan_exp1")
     payload = {"headers": list(form.columns), "data": form.to_numpy().tolist()}
     with pytest.raises(AppError, match=r"Invalid file type.*\.csv"):
         client.predict(handle_file(str(photo)), payload, api_name="/upload_csv")
@@ -203,7 +203,7 @@ def test_a_corrupt_model_file_is_named_and_the_other_models_keep_serving(fault_a
 
 
 def launch(client: Client, experiment: str, epochs: int) -> None:
-    form = launcher.config_form(experiment)
+    form = view.config_form(experiment)
     form.loc[form["key"] == "epochs", "value"] = str(epochs)
     payload = {"headers": list(form.columns), "data": form.to_numpy().tolist()}
     client.predict(experiment, payload, api_name="/launch")
@@ -221,7 +221,7 @@ def test_killing_a_training_worker_fails_only_its_run(fault_app, client):
 
     killed = store.get(victim)
     assert killed.status == "failed"
-    assert "killed by SIGKILL" in launcher.status_text(store, victim)  # what the tab shows
+    assert "killed by SIGKILL" in view.status_text(store, victim)  # what the tab shows
     assert len(store.metrics(victim)) >= 1  # the epochs it finished are kept
     after = (store.get(FINISHED_RUN_ID), store.metrics(FINISHED_RUN_ID))
     assert after[0] == before[0] and after[1].equals(before[1])  # the finished run is untouched

@@ -1,7 +1,6 @@
 """The registered image experiments: configs, data checks and one tiny sweep over the recipes."""
 
 import pytest
-import torch
 
 from core.experiments import get_experiment
 from core.experiments.images import (
@@ -13,18 +12,12 @@ from core.experiments.images import (
 from core.reports.images import main
 from core.runs.sweeps import plan_sweep, sweep_results
 from core.vision.data import FASHION_MNIST_DIR
-from core.vision.engine import RECIPES
+from core.vision.train import RECIPES
 
 NAMES = [name for prefix in DATA_SETS for name in experiment_names(prefix)]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread: on a busy 2-core machine it trains several times faster than two."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_every_data_set_has_the_four_recipes_a_to_d():
@@ -93,7 +86,7 @@ def test_a_quick_report_sweeps_the_four_recipes_and_writes_every_part(store, tmp
         assert (out / image).stat().st_size > 5_000
         assert f"({image})" in text
     assert "| digits_cnn epochs=1 limit_train=40" in text  # the values it ran with
-    assert "`python -m core.runs.cli digits_cnn --epochs 1 --limit_train 40 --seed 0`" in text
+    assert "`dlstudio train digits_cnn --epochs 1 --limit_train 40 --seed 0`" in text
     conclusions = text.split("## Conclusions")[1]
     assert conclusions.count("\n- ") == 5
     assert "goal of 99% test accuracy" in conclusions

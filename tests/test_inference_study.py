@@ -33,20 +33,13 @@ from core.serving.techniques import (
 )
 from core.vision.backbones import SmallCNN, create_backbone
 from core.vision.data import dataset_splits, load_digits_dataset
-from core.vision.engine import prepare_pictures
+from core.vision.prepared import prepare_pictures
 from core.vision.preprocess import InputSpec
 
 SPEC = InputSpec("digit", 16, (0.5,), (0.5,))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One PyTorch thread, as the study runs: on 2 busy cores two threads train this module's
-    model about 30x slower. The previous setting is restored for the other test modules."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # as the study runs
 
 
 @pytest.fixture(scope="module")
@@ -223,7 +216,7 @@ def test_study_measures_and_reports(digits, eager_logits, tmp_path):
         "time": "now",
     }
     machine |= {"load_average": (1.0, 1.0, 1.0)}
-    readme = write_report([study], tmp_path, "python -m core.reports.inference", machine, machine)
+    readme = write_report([study], tmp_path, "dlstudio report inference", machine, machine)
     text = readme.read_text()
     ratio = rows["eager"]["p50_ms"] / rows["ort_all"]["p50_ms"]
     assert f"ONNX Runtime speed-up over eager at batch 1: {ratio:.2f}x" in text

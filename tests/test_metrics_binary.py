@@ -137,7 +137,7 @@ def test_report_intervals_bracket_the_point_values():
 
 def test_bootstrap_intervals_cover_the_true_value_near_the_nominal_rate():
     """120 samples of 200 rows from a classifier whose population values are known (the
-    closing note's larger run: `python -m core.metrics.coverage --reps 1000`)."""
+    closing note's larger run: `dlstudio metrics coverage --reps 1000`)."""
     rates = coverage.coverage(reps=120, n=200, n_resamples=200, metrics=("roc_auc", "accuracy"))
     for name, rate in rates.items():
         assert 0.85 <= rate <= 1.0, (name, rate)  # nominal 0.95; binomial sd ~0.02

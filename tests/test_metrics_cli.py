@@ -1,4 +1,4 @@
-"""The command lines: `python -m core.metrics FILE.csv` (the contract) and the per-part ones."""
+"""The command lines: `dlstudio metrics FILE.csv` (the contract) and the worked studies'."""
 
 import json
 import re
@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from sklearn import metrics as sk
 
-from core.metrics import __main__ as metrics_cli
-from core.metrics import fbeta, imbalance, labeling, page, roc, significance
+from core.metrics import cli as metrics_cli
+from core.metrics import fbeta, imbalance, page, roc, significance
 
 REPO = Path(__file__).resolve().parent.parent
 CONTRACT = {
@@ -46,7 +46,7 @@ def run_json(main, capsys, *args: str) -> dict:
 
 def test_the_module_prints_every_metric_by_name_as_json(binary_csv):
     path, y, s = binary_csv
-    command = ["-m", "core.metrics", str(path), "--threshold", "0.6", "--beta", "2"]
+    command = ["-m", "core", "metrics", str(path), "--threshold", "0.6", "--beta", "2"]
     result = subprocess.run(
         [sys.executable, *command, "--bootstrap", "200", "--json"],
         cwd=REPO,
@@ -124,25 +124,29 @@ def test_scores_that_are_not_probabilities_leave_out_log_loss_with_a_note(tmp_pa
 
 def test_part_commands_print_json(tmp_path, capsys):
     roc.EXAMPLE.to_csv(tmp_path / "roc.csv", index=False)
-    worked = run_json(roc.main, capsys, str(tmp_path / "roc.csv"))
+    worked = run_json(metrics_cli.roc_main, capsys, str(tmp_path / "roc.csv"))
     assert worked["auc_trapezoid"] == worked["auc_sklearn"] == 0.84375
 
     significance.EXAMPLE.to_csv(tmp_path / "judgments.csv", index=False)
-    tests = run_json(significance.main, capsys, str(tmp_path / "judgments.csv"), "--alpha", "0.01")
+    tests = run_json(
+        metrics_cli.significance_main, capsys, str(tmp_path / "judgments.csv"), "--alpha", "0.01"
+    )
     assert tests["unit"] == "position" and len(tests["tests"]) == 3
     assert all("alpha = 0.01" in t["decision"] for t in tests["tests"])
 
     page.EXAMPLE_PAGE.to_csv(tmp_path / "page.csv", index=False)
-    assert 0 < run_json(page.main, capsys, str(tmp_path / "page.csv"))["success"] < 1
+    assert 0 < run_json(metrics_cli.page_main, capsys, str(tmp_path / "page.csv"))["success"] < 1
 
-    assert set(run_json(imbalance.main, capsys)["invariant"]) == set(imbalance.PRIOR_FREE)
-    assert set(run_json(fbeta.main, capsys)) == set(fbeta.SCENARIOS)
-    assert "Dawid-Skene" in run_json(labeling.main, capsys, "--simulate")["accuracy"]
+    assert set(run_json(metrics_cli.imbalance_main, capsys)["invariant"]) == set(
+        imbalance.PRIOR_FREE
+    )
+    assert set(run_json(metrics_cli.fbeta_main, capsys)) == set(fbeta.SCENARIOS)
+    assert "Dawid-Skene" in run_json(metrics_cli.labeling_main, capsys, "--simulate")["accuracy"]
 
 
 def test_part_commands_refuse_bad_input_with_status_2(tmp_path, capsys):
     (tmp_path / "j.csv").write_text("a_grade,b_grade\n1,9\n")
-    assert significance.main([str(tmp_path / "j.csv")]) == 2
+    assert metrics_cli.significance_main([str(tmp_path / "j.csv")]) == 2
     assert "b_grade must be whole grades from 0 to 3" in capsys.readouterr().err
-    assert labeling.main([]) == 2
+    assert metrics_cli.labeling_main([]) == 2
     assert "give either LABELS.csv or --simulate" in capsys.readouterr().err

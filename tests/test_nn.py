@@ -11,8 +11,10 @@ from sklearn.preprocessing import StandardScaler
 
 from core.experiments import get_experiment
 from core.experiments.loan import LoanConfig
-from core.nn import ExpPlusCos, Lion, RMSNorm, exp_plus_cos, lion_update
+from core.nn import ExpPlusCos, RMSNorm, exp_plus_cos
+from core.optim import Lion, lion_update
 from core.runs.execution import execute_run
+from core.tabular.data import load_table, prepare_binary
 from core.tabular.mlp import BlockMLP
 
 # --- RMSNorm ---
@@ -241,13 +243,17 @@ def test_defaults_keep_the_loan_experiments_as_they_were():
 
 def test_loan_exp3_trains_with_rmsnorm_and_lion(store):
     experiment = get_experiment("loan_exp3")
-    values = {"batchnorm": "false", "rmsnorm": "true", "optimizer": "lion", "lr": "0.001"}
+    # lr 3e-4: at 1e-3 the train loss of these two epochs wandered (0.083, then 0.099 or 0.114
+    # by the CPU's kernels); at 3e-4 it falls steadily to 0.078-0.085 over four seeds
+    values = {"batchnorm": "false", "rmsnorm": "true", "optimizer": "lion", "lr": "0.0003"}
     config = asdict(experiment.make_config({**values, "epochs": "2"}))
     run = execute_run(store, store.create("loan_exp3", config))
     assert run.status == "done", run.error
     final = store.final_metrics(run.id)
-    assert final["test_roc_auc"] > 0.9  # logistic regression: 0.96 on this split
+    assert final["test_roc_auc"] > 0.9  # logistic regression: 0.96 on this split; it: 0.94-0.96
+    rate = prepare_binary(load_table("islp-default"), "default", seed=0).y_train.mean()
+    base_rate_loss = -(rate * np.log(rate) + (1 - rate) * np.log(1 - rate))  # 0.145 (3.3 %)
     history = store.metrics(run.id)
-    assert history["train_loss"].iloc[-1] < 0.1  # predicting the 3.3 % base rate: 0.145
+    assert history["train_loss"].iloc[-1] < 0.75 * base_rate_loss  # well below the base rate
     checkpoint = torch.load(run.artifacts["model"], map_location="cpu")
     assert any(key.endswith("body.0.weight") for key in checkpoint["state_dict"])  # RMSNorm gain

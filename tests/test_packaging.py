@@ -35,7 +35,7 @@ def test_dockerfile_serves_the_app_as_a_non_root_user_on_7860_with_a_data_volume
     assert instructions["EXPOSE"] == "7860"
     assert instructions["USER"] != "root"
     assert "/data" in instructions["VOLUME"]
-    assert "app.py" in instructions["CMD"]
+    assert "serve" in instructions["CMD"]
     assert "HEALTHCHECK" in instructions
 
 

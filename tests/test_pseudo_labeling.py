@@ -11,14 +11,16 @@ from core.experiments import get_experiment
 from core.reports.pseudo_labels import main as report_main
 from core.runs.execution import RunLogger, execute_run
 from core.runs.store import RunStore
+from core.vision.checkpoints import load_trained_model
 from core.vision.data import load_image_dataset
-from core.vision.engine import evaluate, load_trained_model, prepare_data
+from core.vision.evaluation import evaluate
 from core.vision.pseudo_labeling import (
     PseudoLabels,
     select_pseudo_labels,
     split_labeled,
     with_pseudo_labels,
 )
+from core.vision.train import prepare_data
 
 # A tiny but real run: 400 training digits, half of them labeled, 3 epochs.
 TINY = {"epochs": 3, "limit_train": 400, "label_fraction": 0.5, "threshold": 0.5}

@@ -271,7 +271,7 @@ def test_bad_files_are_refused_clearly(tmp_path):
 def test_the_command_line_contract(tmp_path):
     path = tmp_path / "vectors.npy"
     np.save(path, gaussian_mixture(count=300, dim=8))
-    command = [sys.executable, "-m", "core.pq.evaluate", str(path), "--m", "8", "--bits", "3"]
+    command = [sys.executable, "-m", "core", "quantize", str(path), "--m", "8", "--bits", "3"]
     result = subprocess.run(
         [*command, "--method", "lloyd", "--json"],
         capture_output=True,

@@ -16,7 +16,6 @@ from sklearn.feature_extraction.text import CountVectorizer
 
 from core.paths import REPO_ROOT
 from core.retrieval import corpus as corpus_module
-from core.retrieval.cli import evaluate, search
 from core.retrieval.corpus import (
     SHIPPED_CORPUS,
     CorpusError,
@@ -27,6 +26,7 @@ from core.retrieval.dense import SHIPPED_CACHE, EmbeddingCache, encode
 from core.retrieval.fusion import HybridRetriever
 from core.retrieval.metrics import PADDING
 from core.retrieval.registry import RETRIEVERS, build_retriever, prepared_retriever
+from core.retrieval.search import evaluate, search
 from core.retrieval.text import MAX_QUERY_CHARS, term_spans, tokenize
 
 SCRIPT = REPO_ROOT / "scripts" / "build_qa_corpus.py"
@@ -163,7 +163,7 @@ def test_every_retriever_is_evaluated_on_every_collection(report):
 
 
 def test_known_results_hold(report):
-    """The issue's measurements, on the held-out split: dense is strong in English and weak in
+    """The measured findings, on the held-out split: dense is strong in English and weak in
     Russian, char n-grams beat words in English, and untuned fusion is below dense alone."""
     python, ru = report["python-faq"]["metrics"], report["debian-faq-ru"]["metrics"]
     assert 0.55 < python["tfidf"]["mrr"] < python["tfidf-char"]["mrr"] < python["dense"]["mrr"]
@@ -292,7 +292,7 @@ def test_an_uploaded_csv_can_be_searched_and_evaluated(tmp_path, python_faq):
 
 def run_cli(*args):
     return subprocess.run(
-        [sys.executable, "-m", "core.retrieval.cli", *args],
+        [sys.executable, "-m", "core", "search", *args],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

@@ -57,7 +57,7 @@ def test_metrics_agree_with_ir_measures_on_random_runs(seed, many_relevant):
     expected = reference(rankings, relevant)
     for name, value in ours(rankings, relevant).items():
         assert value == pytest.approx(expected[name], abs=1e-9), name
-    if not many_relevant:  # with one relevant document, recall@K is the assignment's share
+    if not many_relevant:  # with one relevant document, recall@K is the share of hits
         assert recall_at_k(rankings, relevant, 10) == pytest.approx(expected["R@10"], abs=1e-9)
     assert 0 < expected["RR"] < 1  # the runs mix hits and misses: the check is not vacuous
 

@@ -16,16 +16,17 @@ from core.serving import cli as classify
 from core.serving import run_models
 from core.serving.onnx import load_model
 from core.shipped.build import build_afhq_animals
+from core.vision.checkpoints import load_trained_model
 from core.vision.data import load_image_dataset
-from core.vision.engine import (
-    Evaluation,
-    ImageTrainConfig,
-    load_trained_model,
-    train_image_classifier,
-)
 from core.vision.ensemble import ProbabilityAverage, choose_on_val, ensemble_candidates
+from core.vision.evaluation import Evaluation
 from core.vision.preprocess import prepare_batch
+from core.vision.train import ImageTrainConfig, train_image_classifier
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+# Two epochs of 600 pictures: with 300 the ensemble's val accuracy was 0.56-0.64 by the CPU's
+# kernels, near the bound below; with 600 the members reach 0.73-0.83 and the ensemble 0.86-0.90.
 QUICK = {
     "data": "digits",
     "backbone": "small_cnn",
@@ -34,14 +35,13 @@ QUICK = {
     "epochs": 2,
     "batch_size": 32,
     "lr": 0.005,
-    "limit_train": 300,
+    "limit_train": 600,
 }
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A store with two short digits runs (seeds 0 and 1, same split) and a failed run."""
-    torch.set_num_threads(1)
     store = RunStore(tmp_path_factory.mktemp("run-models") / "runs.sqlite")
     ids = []
     for seed in (0, 1):
@@ -146,7 +146,7 @@ def test_ensemble_candidates_are_evaluated_on_the_runs_own_split(trained):
         assert evaluations[f"seed {i}"]["test"].accuracy == pytest.approx(
             run.details["best_test_accuracy"]
         )
-    assert 0.5 < evaluations["ensemble of 2"]["val"].accuracy <= 1
+    assert 0.5 < evaluations["ensemble of 2"]["val"].accuracy <= 1  # chance 0.1; it reaches 0.86
 
 
 def test_make_models_with_afhq_dir_fine_tunes_and_ships_the_animals_model(tmp_path):

@@ -207,7 +207,7 @@ def test_a_killed_cli_run_is_recovered_as_interrupted_with_its_epochs(store, tmp
         runs = store.list(experiment="loan_exp2")
         return any(run.status == "running" and not store.metrics(run.id).empty for run in runs)
 
-    command = [sys.executable, "-m", "core.runs.cli", "loan_exp2", "--epochs", "1000"]
+    command = [sys.executable, "-m", "core", "train", "loan_exp2", "--epochs", "1000"]
     with open(tmp_path / "cli.stderr", "w") as stderr:
         cli = subprocess.Popen(
             [*command, "--db", str(store.path)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr

@@ -132,7 +132,7 @@ def test_an_unknown_model_name_lists_the_shipped_ones():
         load_model("nonesuch")
 
 
-# --- the shipped animals model (python -m core.shipped.build animals) ---------------------------
+# --- the shipped animals model (dlstudio build-models animals) ----------------------------------
 
 
 def test_shipped_animals_model_says_cat_for_chelsea():
@@ -159,7 +159,7 @@ def test_classify_cli_json(tmp_path):
     corrupt = tmp_path / "corrupt.jpg"
     corrupt.write_bytes(b"\xff\xd8\xff this is no JPEG")
     cat = REPO_ROOT / "assets" / "examples" / "cat_chelsea.jpg"
-    command = [sys.executable, "-m", "core.serving.cli", str(cat), str(corrupt)]
+    command = [sys.executable, "-m", "core", "classify", str(cat), str(corrupt)]
     completed = subprocess.run(
         [*command, "--model", "animals", "--top-k", "2", "--json"],
         capture_output=True,
@@ -180,15 +180,20 @@ def test_classify_cli_json(tmp_path):
 
 
 def test_the_shipped_digits_model_reads_most_user_style_drawings():
-    """Digits drawn the way users draw them (tests/drawn_digits, not training data): the
-    issue's goal is 90 %. The shipped ensemble reads 126 of 140."""
+    """Digits drawn the way users draw them (tests/drawn_digits, not training data): the goal
+    is 90 %, and the shipped ensemble reads 126 of 140, the goal exactly. The model is a fixed
+    file, so the count can only move by rounding: the first assertion checks that no drawing's
+    reading hangs on it (the closest call is 0.007 apart in probability; other ONNX Runtime
+    kernels, graph optimisations and thread counts move the probabilities by at most 3e-7)."""
     model = load_model("digits")
     drawings = sorted((REPO_ROOT / "tests" / "drawn_digits").glob("*.png"))
     assert len(drawings) >= 100
-    right = sum(
-        model.top_k(drawing_to_image(np.asarray(load_image(path))), k=1)[0][0] == path.name[0]
-        for path in drawings
-    )
+    pictures = [drawing_to_image(np.asarray(load_image(path))) for path in drawings]
+    probabilities = model.predict_proba(pictures)
+    second, first = np.sort(probabilities, axis=1)[:, -2:].T
+    assert (first - second).min() > 1e-3
+    read = [model.card.classes[index] for index in probabilities.argmax(1)]
+    right = sum(label == path.name[0] for label, path in zip(read, drawings, strict=True))
     assert right / len(drawings) >= 0.90
 
 

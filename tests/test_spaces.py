@@ -19,12 +19,14 @@ from core.decoding.lm import SMOLLM2
 from core.hosting import runtime as runtime_info
 from core.hosting import spaces as spaces_support
 from core.retrieval import dense
-from core.retrieval.cli import cached_corpus
+from core.retrieval.search import cached_corpus
 from core.runs.jobs import JobRunner
 from core.runs.store import RunStore
 from core.serving import onnx as serving
 
-TAB_TITLES = [tab.TITLE for tab in app.STANDALONE_TABS] + [app.training.TITLE]
+TABS = [*app.STANDALONE_TABS, app.training]
+TAB_TITLES = [tab.TITLE for tab in TABS]
+TOOL_OF_TITLE = {tab.TITLE: tab.TOOL for tab in TABS}
 
 
 @pytest.fixture(scope="module")
@@ -109,43 +111,44 @@ def test_every_tab_opens_with_its_runtime_statement(built):
         if tab.label in TAB_TITLES:
             first = tab.children[0]
             assert isinstance(first, gr.Markdown), tab.label
-            assert first.value == runtime_info.statement(tab.label)
+            assert first.value == runtime_info.statement(TOOL_OF_TITLE[tab.label])
     assert len(statements_of(built)) == len(TAB_TITLES)
+    assert [tab.TOOL for tab in TABS] == list(runtime_info.TOOLS)  # one statement per tab
 
 
 def test_the_statements_name_the_real_models_and_data():
-    classifier = runtime_info.tab_runtime("Classifier")
+    classifier = runtime_info.tab_runtime("classifier")
     for name in serving.list_models():
         assert f"`{name}`" in classifier.model
     assert classifier.engine == "ONNX Runtime"
-    decoding = runtime_info.tab_runtime("Decoding")
+    decoding = runtime_info.tab_runtime("decoding")
     assert (lm.default_model() == SMOLLM2) == ("SmolLM2-135M-Instruct" in decoding.model)
-    retrieval = runtime_info.tab_runtime("Retrieval")
+    retrieval = runtime_info.tab_runtime("retrieval")
     assert dense.MODEL_NAME in retrieval.model
     for collection in cached_corpus(None).collection_names():
         assert collection in retrieval.data
-    with pytest.raises(KeyError, match="no tab 'Nope': the tabs are Classifier"):
-        runtime_info.tab_runtime("Nope")
+    with pytest.raises(KeyError, match="no tool 'nope': the tools are classifier"):
+        runtime_info.tab_runtime("nope")
 
 
 def test_the_statements_give_the_device_the_code_uses(monkeypatch):
     monkeypatch.delenv("SPACES_ZERO_GPU", raising=False)
-    on_cpu = {title: runtime_info.tab_runtime(title).device for title in TAB_TITLES}
+    on_cpu = {tab.TOOL: runtime_info.tab_runtime(tab.TOOL).device for tab in TABS}
     if not torch.cuda.is_available():
         assert set(on_cpu.values()) == {"CPU"}
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Test GPU 80GB")
-    on_gpu = {title: runtime_info.tab_runtime(title).device for title in TAB_TITLES}
-    for title in ("Classifier", "Decoding", "Retrieval", "Training"):
-        assert on_gpu[title] == "GPU (Test GPU 80GB)", title
-    for title in ("Gradient descent", "Metrics", "PQ explorer"):
-        assert on_gpu[title] == "CPU", title
+    on_gpu = {tab.TOOL: runtime_info.tab_runtime(tab.TOOL).device for tab in TABS}
+    for tool in ("classifier", "decoding", "retrieval", "training"):
+        assert on_gpu[tool] == "GPU (Test GPU 80GB)", tool
+    for tool in ("gradient_descent", "metrics", "pq_explorer"):
+        assert on_gpu[tool] == "CPU", tool
 
 
 def test_on_zero_gpu_the_statements_say_where_the_gpu_is_and_is_not(monkeypatch):
     monkeypatch.setenv("SPACES_ZERO_GPU", "true")
-    assert "ZeroGPU, attached per request" in runtime_info.tab_runtime("Decoding").device
-    training = runtime_info.tab_runtime("Training").device
+    assert "ZeroGPU, attached per request" in runtime_info.tab_runtime("decoding").device
+    training = runtime_info.tab_runtime("training").device
     assert training.startswith("CPU") and "no GPU to training" in training
 
 

@@ -1,6 +1,6 @@
-"""Generate a reply with one decoding strategy, from Python and from the command line.
+"""`dlstudio generate`: generate a reply with one decoding strategy.
 
-    python -m core.decoding.cli --prompt TEXT --strategy {greedy,sample,temperature,top_p,beam}
+    dlstudio generate --prompt TEXT --strategy {greedy,sample,temperature,top_p,beam}
         [--temperature T] [--top-p P] [--top-p-rule {assignment,paper}] [--num-beams K]
         [--max-new-tokens N] [--seed S] [--model ID_OR_PATH] [--system TEXT]
         [--no-chat-template] [--json]
@@ -44,7 +44,9 @@ def generation_record(lm: LM, settings: DecodingSettings, result: Generation) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Generate a reply with one decoding strategy.")
+    parser = argparse.ArgumentParser(
+        prog="dlstudio generate", description="Generate a reply with one decoding strategy."
+    )
     defaults = DecodingSettings()
     parser.add_argument("--prompt", required=True)
     parser.add_argument("--strategy", choices=list(STRATEGIES), default=defaults.strategy)
@@ -88,7 +90,3 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

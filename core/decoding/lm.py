@@ -1,7 +1,7 @@
 """The language model behind the Decoding tab: loaded once, lazily, and shared by every user.
 
     lm = load_lm()                       # the offline default, SmolLM2-135M-Instruct
-    lm = load_lm("Qwen/Qwen2.5-0.5B-Instruct")   # the assignment's model (needs the hub)
+    lm = load_lm("Qwen/Qwen2.5-0.5B-Instruct")   # the larger default on Spaces (needs the hub)
     ids = lm.encode("What is the capital of France?", system="Answer briefly.")
 
 Models: `smollm2` is SmolLM2-135M-Instruct shipped as a GGUF file inside the PyPI package
@@ -84,7 +84,7 @@ def check_prompt_text(prompt: str) -> None:
 
 
 def default_model() -> str:
-    """`DLSTUDIO_LM` if set; the assignment's Qwen model on Spaces (which sets `SPACE_ID`)."""
+    """`DLSTUDIO_LM` if set; Qwen2.5-0.5B-Instruct on Spaces (which sets `SPACE_ID`)."""
     return os.environ.get("DLSTUDIO_LM") or (QWEN if os.environ.get("SPACE_ID") else SMOLLM2)
 
 

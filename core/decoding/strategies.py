@@ -9,10 +9,11 @@ The five strategies (`STRATEGIES`):
 - sample: a draw from the model's full distribution softmax(logits);
 - temperature: a draw from softmax(logits / T): T < 1 sharpens, T > 1 flattens;
 - top_p (nucleus): a draw from the most probable tokens only, renormalised (after temperature,
-  as in transformers). Two rules decide which tokens (`TOP_P_RULES`): the assignment's keeps
-  the tokens whose cumulative probability does not exceed top_p; the paper's (Holtzman et al.
-  2019, and transformers' TopPLogitsWarper) keeps the smallest set whose mass reaches top_p, so
-  the token that crosses the threshold is kept too. Both keep at least the top token;
+  as in transformers). Two rules decide which tokens (`TOP_P_RULES`): the `assignment` rule
+  keeps the tokens whose cumulative probability does not exceed top_p; the `paper` rule
+  (Holtzman et al. 2019, and transformers' TopPLogitsWarper) keeps the smallest set whose mass
+  reaches top_p, so the token that crosses the threshold is kept too. Both keep at least the
+  top token;
 - beam: early-stopped beam search. A candidate is a token sequence with a score, the sum of the
   log-probabilities of its tokens (length_penalty 0); see `_beam_search` for the exact rules,
   which are those of transformers' `generate(num_beams=N, early_stopping=True,
@@ -37,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from transformers import DynamicCache, PreTrainedModel
 
-MAX_NEW_TOKENS = 1000  # the assignment's length limit
+MAX_NEW_TOKENS = 1000  # the most tokens one reply may ask for (the tab's slider ends here)
 MAX_BEAMS = 16
 TOP_K_SHOWN = 5  # alternatives recorded for every generated token
 

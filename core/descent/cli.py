@@ -1,11 +1,11 @@
-"""Minimise a function of x (or x, y) from the command line, as the Gradient descent tab does.
+"""`dlstudio optimize`: minimise a function of x (or x, y), as the Gradient descent tab does.
 
-    python -m core.descent.cli --function EXPR [--method {gd,momentum,nesterov,adam,lion}]
+    dlstudio optimize --function EXPR [--method {gd,momentum,nesterov,adam,lion}]
         [--lr LR] [--momentum B] [--x0 X0 ...] [--eps EPS] [--max-steps N] [--json]
-    python -m core.descent.cli --preset NAME [same options]   # a preset: its start point and box
-    python -m core.descent.cli --race [PRESET] [--tol TOL] [--momenta B ...] [--json]
+    dlstudio optimize --preset NAME [same options]   # a preset: its start point and box
+    dlstudio optimize --race [PRESET] [--tol TOL] [--momenta B ...] [--json]
         # steps to f - f_min <= TOL of gd, momentum, nesterov at their best lr (and beta)
-    python -m core.descent.cli --list-presets
+    dlstudio optimize --list-presets
 
 `--json` prints {"x_min", "f_min", "steps", "stopped_by" ("eps", "max_steps" or "diverged"),
 "hint", "trajectory": [{"step", "x", "f", "gradient", "step_size"}, ...], ...}. A refused
@@ -65,7 +65,10 @@ def race_table(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="dlstudio optimize",
+        description="Minimise a function of x (or x, y) by gradient descent or a variant of it.",
+    )
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--function", help="an expression in x, or x and y, e.g. 'x**2 + sin(x)'")
     what.add_argument("--preset", help=f"one of {', '.join(PRESETS)}")
@@ -109,7 +112,3 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(race_table(result) if args.race else summary(result))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

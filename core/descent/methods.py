@@ -11,7 +11,7 @@ rules follow torch's conventions, so a run can be checked against `torch.optim`:
     momentum  v = beta * v + g;  x -= lr * v                 (heavy ball, torch.optim.SGD)
     nesterov  v = beta * v + g;  x -= lr * (g + beta * v)    (SGD(nesterov=True))
     adam      torch.optim.Adam with betas (beta, 0.999), eps 1e-8
-    lion      core.nn.lion_update with betas (beta, 0.99)
+    lion      core.optim.lion_update with betas (beta, 0.99)
 
 A run stops when |f(x_k) - f(x_{k-1})| < eps, after `max_steps` steps, or when it diverges (a
 non-finite value or gradient, or a point far beyond where it started); `stopped_by` says which.
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from core.descent.expressions import ParsedFunction, parse_function
-from core.nn import lion_update
+from core.optim import lion_update
 
 ADAM_BETA2, ADAM_EPS = 0.999, 1e-8
 LION_BETA2 = 0.99
@@ -315,7 +315,8 @@ PRESETS: dict[str, Preset] = {
             (2.0,),
             ((-2.5, 2.5),),
             0.05,
-            "Seed 003's function: L'(0) = 0 - 1 + 1 = 0, so the minimum is at x = 0, L = -4; "
+            "A smooth convex function with its minimum in closed form: L'(0) = 0 - 1 + 1 = 0, "
+            "so the minimum is at x = 0, L = -4; "
             "L''(0) = 7, so gradient descent near it converges for lr < 2/7.",
             minimum=((0.0,), -4.0),
         ),
@@ -367,7 +368,7 @@ PRESETS: dict[str, Preset] = {
             (1.5, 1.0),
             ((-2.0, 2.0), (0.0, 6.0)),
             0.1,
-            "Seed 001's e^X + cos(Y): no minimum on the plane (eˣ keeps falling as x -> -inf), "
+            "A function with no minimum on the plane (eˣ keeps falling as x -> -inf), "
             "so every step is projected back into the box; the minimum is the corner-side "
             "point (-2, pi).",
             box=((-2.0, 2.0), (0.0, 6.0)),

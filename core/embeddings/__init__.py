@@ -1,7 +1,7 @@
 """Embedding data sets: a shipped model's penultimate layer, run by ONNX Runtime over real images.
 
-    python -m core.embeddings NAME [--count N] [--out-dir DIR] [--json]   # (re)build one set
-    python -m core.embeddings --list [--json]
+    dlstudio embeddings NAME [--count N] [--out-dir DIR] [--json]   # (re)build one set
+    dlstudio embeddings --list [--json]
 
 A shipped model (`models/NAME.onnx`, see `core.serving.onnx`) outputs logits only. Its penultimate
 layer is the input of its last fully connected layer (the final ONNX `Gemm`), so
@@ -132,7 +132,7 @@ def load_embedding_set(
         raise KeyError(
             f"no embedding set {name!r} in {directory}: there are "
             f"{', '.join(list_embedding_sets(directory)) or 'none'} "
-            f"(build one with python -m core.embeddings {' | '.join(RECIPES)})"
+            f"(build one with dlstudio embeddings {' | '.join(RECIPES)})"
         )
     return np.load(directory / f"{name}.npy"), EmbeddingCard.load(directory / f"{name}.json")
 

@@ -41,7 +41,7 @@ class FeatureExtractor:
         onnx_path = models_dir / f"{model}.onnx"
         if not onnx_path.is_file():
             raise FileNotFoundError(
-                f"no shipped model {onnx_path}: build it with python -m core.shipped.build {model}"
+                f"no shipped model {onnx_path}: build it with dlstudio build-models {model}"
             )
         self.card = ModelCard.load(onnx_path.with_suffix(".json"))
         graph, self.layer = penultimate_graph(onnx_path)
@@ -111,7 +111,7 @@ def build_embedding_set(
         dim=vectors.shape[1],
         reduction=reduction,
         why=recipe.why,
-        build_command=f"python -m core.embeddings {name}",
+        build_command=f"dlstudio embeddings {name}",
         metrics=metrics,
     )
     card.save(out_dir / f"{name}.json")

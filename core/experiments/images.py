@@ -1,4 +1,4 @@
-"""Image classifiers (issue 3): the four fine-tuning recipes on each image data set.
+"""Image classifiers: the four fine-tuning recipes on each image data set.
 
     (a) DATA_plain        fine-tune the whole pretrained network, constant lr, no augmentation
     (b) DATA_unfreeze_lr  + gradual unfreezing with discriminative lrs, + warm-up and cosine lr
@@ -20,7 +20,7 @@ Fashion-MNIST goal within the CPU budget.
 
 from core.experiments.registry import Experiment, register
 from core.vision.data import load_image_dataset
-from core.vision.engine import RECIPES, ImageTrainConfig, train_image_classifier
+from core.vision.train import RECIPES, ImageTrainConfig, train_image_classifier
 
 # experiment name suffix -> recipe
 RECIPE_SUFFIXES = {

@@ -1,4 +1,4 @@
-"""Self-supervised pretraining (issue 9): context prediction, then classifiers on few labels.
+"""Self-supervised pretraining: context prediction, then classifiers on few labels.
 
     DATA_context    pretrain the SmallCNN trunk by context prediction, labels unused
     DATA_finetune   the SmallCNN classifier on `label_fraction` of the labels, from random init
@@ -15,8 +15,8 @@ from dataclasses import replace
 
 from core.experiments.images import check_image_data
 from core.experiments.registry import Experiment, register
-from core.vision.engine import ImageTrainConfig, train_image_classifier
 from core.vision.pretext import ContextConfig, train_context_prediction
+from core.vision.train import ImageTrainConfig, train_image_classifier
 
 LABEL_FRACTIONS = (1.0, 0.5, 0.1)
 

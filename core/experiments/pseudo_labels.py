@@ -1,4 +1,4 @@
-"""Pseudo-labeling experiments (issue 9): few labels, a teacher, pseudo-labels, a student.
+"""Pseudo-labeling experiments: few labels, a teacher, pseudo-labels, a student.
 
 `digits_pseudo` and `fashion_pseudo` train the from-scratch SmallCNN with the recipe of the
 supervised experiment they are compared with (`digits_cnn`, and `fashion_cnn` as it reached

@@ -1,12 +1,14 @@
 """What each tab computes with, on which data, and on which device: one line a tab shows.
 
-    python -m core.hosting.runtime [--json]
+    dlstudio info [--json]
 
 The device comes from the same rules the code uses (`core.device`): PyTorch's device for the
 language model, the dense retriever and training, ONNX Runtime's providers for the classifiers,
 and the CPU for the NumPy tabs. On a ZeroGPU Space (`core.hosting.spaces`) the GPU is attached
 per request to the decorated functions only, and training, which runs in a child process, stays
-on the CPU. The app puts `statement(title)` at the top of each tab, so every tab says it.
+on the CPU. The statements are keyed by tool id (each tab module's `TOOL`: "classifier",
+"gradient_descent", ...); the titles stay the tabs' own. The app puts `statement(tab.TOOL)` at
+the top of each tab, so every tab says it.
 """
 
 import argparse
@@ -18,8 +20,8 @@ from core.device import device_name, onnx_providers
 from core.embeddings import list_embedding_sets
 from core.experiments import list_experiments
 from core.hosting.spaces import on_zero_gpu
-from core.retrieval.cli import cached_corpus
 from core.retrieval.dense import MODEL_NAME as DENSE_MODEL
+from core.retrieval.search import cached_corpus
 from core.serving.onnx import MODELS_DIR, ModelCard, list_models
 
 CPU = "CPU"
@@ -135,41 +137,41 @@ def _training() -> TabRuntime:
     )
 
 
-TABS = {  # tab title -> what it runs on; the titles are the tabs' TITLE constants
-    "Classifier": _classifier,
-    "Decoding": _decoding,
-    "Retrieval": _retrieval,
-    "Gradient descent": _gradient_descent,
-    "Metrics": _metrics,
-    "PQ explorer": _pq_explorer,
-    "Training": _training,
+TOOLS = {  # tool id (a tab's TOOL) -> what that tab runs on, in the app's tab order
+    "classifier": _classifier,
+    "decoding": _decoding,
+    "retrieval": _retrieval,
+    "gradient_descent": _gradient_descent,
+    "metrics": _metrics,
+    "pq_explorer": _pq_explorer,
+    "training": _training,
 }
 
 
-def tab_runtime(title: str) -> TabRuntime:
-    """What the tab titled `title` runs on; KeyError names the tabs there are."""
-    if title not in TABS:
-        raise KeyError(f"no tab {title!r}: the tabs are {', '.join(TABS)}")
-    return TABS[title]()
+def tab_runtime(tool: str) -> TabRuntime:
+    """What the tab of tool `tool` runs on; KeyError names the tools there are."""
+    if tool not in TOOLS:
+        raise KeyError(f"no tool {tool!r}: the tools are {', '.join(TOOLS)}")
+    return TOOLS[tool]()
 
 
-def statement(title: str) -> str:
-    """The one Markdown line the tab shows: model, data, device."""
-    return tab_runtime(title).statement()
+def statement(tool: str) -> str:
+    """The one Markdown line the tab of `tool` shows: model, data, device."""
+    return tab_runtime(tool).statement()
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.hosting.runtime", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="dlstudio info",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # the docstring's usage lines
+    )
     parser.add_argument("--json", action="store_true", help="one JSON list instead of lines")
     args = parser.parse_args(argv)
-    runtimes = {title: tab_runtime(title) for title in TABS}
+    runtimes = {tool: tab_runtime(tool) for tool in TOOLS}
     if args.json:
         print(json.dumps([{"tab": t, **asdict(r)} for t, r in runtimes.items()], indent=2))
     else:
-        for title, runtime in runtimes.items():
-            print(f"{title}: {runtime.statement()}")
+        for tool, runtime in runtimes.items():
+            print(f"{tool}: {runtime.statement()}")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -4,6 +4,6 @@ inputs (checked arrays from user tables), binary (metrics at a threshold, bootst
 imbalance (the class-prior experiment), fbeta (curves and worked examples), roc (ROC-AUC by
 hand), averaging (micro / macro / weighted), ranking (precision@k, nDCG, MRR, ERR), page
 (whole-page metrics), agreement, aggregation, crowd and labeling (label quality),
-significance (is engine A better than B), figures (plotly), cli (shared by the commands).
-`python -m core.metrics FILE.csv` is the command line of the contract (`__main__`).
+significance (is engine A better than B), view (plotly figures), cli (`dlstudio metrics`:
+the contract's command line, and what the worked studies' commands share).
 """

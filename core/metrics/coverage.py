@@ -7,10 +7,8 @@ in closed form. Each sample gets percentile-bootstrap intervals
 holds the true value. The percentile bootstrap is first-order accurate, so expect a little under the
 nominal level for small samples.
 
-    python -m core.metrics.coverage --reps 1000 --n 300 --json
+    dlstudio metrics coverage --reps 1000 --n 300 --json
 """
-
-import argparse
 
 import numpy as np
 from scipy.special import logit
@@ -18,7 +16,6 @@ from scipy.stats import norm
 
 from core.metrics.binary import metric_functions
 from core.metrics.bootstrap import bootstrap_cis
-from core.metrics.cli import run_cli
 from core.metrics.imbalance import sample_binormal
 
 CHECKED = ("roc_auc", "recall", "specificity", "accuracy", "precision")
@@ -64,27 +61,3 @@ def coverage(
         for name, (_, low, high) in intervals.items():
             hits[name] += low <= truth[name] <= high
     return {name: count / reps for name, count in hits.items()}
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Coverage of the bootstrap intervals.")
-    parser.add_argument("--reps", type=int, default=200)
-    parser.add_argument("--n", type=int, default=300)
-    parser.add_argument("--resamples", type=int, default=500)
-    parser.add_argument("--level", type=float, default=0.95)
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-
-    def compute(args: argparse.Namespace) -> dict:
-        result = coverage(args.reps, args.n, n_resamples=args.resamples, level=args.level)
-        return {"level": args.level, "reps": args.reps, "n": args.n, "coverage": result}
-
-    return run_cli(
-        parser,
-        compute,
-        argv,
-        text=lambda r: "\n".join(f"{k:<12} {v:.3f}" for k, v in r["coverage"].items()),
-    )
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

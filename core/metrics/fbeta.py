@@ -7,14 +7,12 @@ a little more recall (where dF/dP = dF/dR). b > 1 favours recall (missing a posi
 costly error), b < 1 favours precision (a false alarm is the costly error).
 """
 
-import argparse
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from core.metrics.binary import check_beta, precision_recall_points
-from core.metrics.cli import run_cli
 from core.metrics.imbalance import binormal_scores, prior_weights
 from core.metrics.inputs import require_both_classes
 
@@ -157,26 +155,3 @@ def worked_example(name: str) -> dict:
     else:
         lines.append("Here both choose the same threshold.")
     return {"scenario": name, "beta": scenario.beta, "points": points, "text": lines}
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="Worked examples where beta != 1 is right: best thresholds under F_beta and "
-        "F1, with the counts of found, missed and false alarms."
-    )
-    parser.add_argument("--scenario", choices=sorted(SCENARIOS), action="append")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-
-    def compute(args: argparse.Namespace) -> dict:
-        return {name: worked_example(name) for name in args.scenario or SCENARIOS}
-
-    return run_cli(
-        parser,
-        compute,
-        argv,
-        text=lambda result: "\n\n".join("\n".join(e["text"]) for e in result.values()),
-    )
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

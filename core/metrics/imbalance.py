@@ -14,14 +14,11 @@ so accuracy and log-loss stay put by coincidence; the default s = 1.5 avoids tha
 conclusions point such coincidences out.
 """
 
-import argparse
-
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
 from core.metrics.binary import binary_metrics
-from core.metrics.cli import run_cli
 from core.metrics.inputs import MetricInputError, require_both_classes
 
 SHARES = (0.5, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
@@ -194,31 +191,3 @@ def conclusions(table: pd.DataFrame) -> list[str]:
             "share, ROC-AUC against 0.5."
         )
     return lines
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="Every binary metric of a fixed binormal classifier as the positive share "
-        "falls from 50 % to 0.1 %."
-    )
-    parser.add_argument("--separation", type=float, default=2.0, help="d' between the classes")
-    parser.add_argument("--spread", type=float, default=1.5, help="the positives' logit std")
-    parser.add_argument("--threshold", type=float, default=0.5)
-    parser.add_argument("--beta", type=float, default=2.0)
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-
-    def compute(args: argparse.Namespace) -> dict:
-        table = imbalance_table(
-            *binormal_scores(args.separation, args.spread), args.threshold, args.beta
-        )
-        return {
-            "table": table.to_dict(orient="records"),
-            "invariant": invariant_metrics(table),
-            "conclusions": conclusions(table),
-        }
-
-    return run_cli(parser, compute, argv, text=lambda result: "\n".join(result["conclusions"]))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

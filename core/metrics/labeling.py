@@ -12,7 +12,6 @@ Labels are a long table: item, worker, label (a whole-number grade) and, optiona
 (the known answer of a honeypot item, blank elsewhere).
 """
 
-import argparse
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,9 +20,7 @@ from scipy.stats import binomtest
 
 from core.metrics.aggregation import dawid_skene, majority_vote
 from core.metrics.agreement import item_disagreement, krippendorff_alpha, label_matrix
-from core.metrics.cli import run_cli
-from core.metrics.crowd import simulate_crowd
-from core.metrics.inputs import MetricInputError, numbers, read_csv, require_columns
+from core.metrics.inputs import MetricInputError, numbers, require_columns
 
 LEVELS = ("nominal", "ordinal", "interval")
 MIN_ACCURACY = 0.6
@@ -196,38 +193,3 @@ def labeling_report(
         evaluated_on=evaluated_on,
         ds_accuracy=everyone.worker_accuracy(),
     )
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="Agreement, honeypot screening and Dawid-Skene vs majority vote for crowd "
-        "labels (CSV columns item, worker, label[, gold]), or for a simulated crowd."
-    )
-    parser.add_argument("csv", nargs="?", metavar="LABELS.csv", help="omit with --simulate")
-    parser.add_argument("--simulate", action="store_true", help="use a simulated crowd")
-    parser.add_argument("--spammers", type=float, default=0.25, help="simulated spammer share")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--min-accuracy", type=float, default=MIN_ACCURACY)
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-
-    def compute(args: argparse.Namespace) -> dict:
-        if args.simulate == bool(args.csv):
-            raise MetricInputError("give either LABELS.csv or --simulate")
-        if args.simulate:
-            crowd = simulate_crowd(spammer_share=args.spammers, seed=args.seed)
-            report = labeling_report(crowd.labels, crowd.truth, args.min_accuracy)
-        else:
-            report = labeling_report(read_csv(args.csv), None, args.min_accuracy)
-        return {
-            "alpha": report.alpha.to_dict(orient="records"),
-            "honeypots": report.honeypots.to_dict(orient="records"),
-            "accuracy": report.accuracy,
-            "evaluated_on": report.evaluated_on,
-            "conclusions": report.conclusions(),
-        }
-
-    return run_cli(parser, compute, argv, text=lambda result: "\n".join(result["conclusions"]))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -25,14 +25,12 @@ panel, images) satisfies without a click; others need a click and time to read t
    meant, find something, and punishes ten results for one meaning.
 """
 
-import argparse
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from core.metrics.cli import run_cli
-from core.metrics.inputs import EXAMPLES_DIR, MetricInputError, numbers, read_csv, require_columns
+from core.metrics.inputs import EXAMPLES_DIR, MetricInputError, numbers, require_columns
 from core.metrics.ranking import (
     MAX_GRADE,
     parse_grades,
@@ -262,32 +260,3 @@ def page_metrics(table: pd.DataFrame, model: UserModel | None = None) -> dict:
         **ranking_metrics(page.grades, model.k, max_grade=model.max_grade),
         "details": details,
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="Whole-page metrics of a results page CSV (columns type, grade, height_px, "
-        f"intents; types: {', '.join(ELEMENT_TYPES)})."
-    )
-    parser.add_argument("csv", metavar="PAGE.csv")
-    parser.add_argument("--persistence", type=float, default=UserModel.persistence)
-    parser.add_argument("--alpha", type=float, default=UserModel.alpha)
-    parser.add_argument("--k", type=int, default=UserModel.k)
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-
-    def compute(args: argparse.Namespace) -> dict:
-        model = UserModel(persistence=args.persistence, alpha=args.alpha, k=args.k)
-        result = page_metrics(read_csv(args.csv), model)
-        result["details"] = result["details"].to_dict(orient="records")
-        return result
-
-    def text(result: dict) -> str:
-        return "\n".join(
-            f"{name:<20} {value:.4f}" for name, value in result.items() if isinstance(value, float)
-        )
-
-    return run_cli(parser, compute, argv, text)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

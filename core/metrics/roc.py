@@ -9,7 +9,6 @@ score, ties counting 1/2 (the Mann-Whitney U statistic), and divide by the numbe
 Both must equal scikit-learn's `roc_auc_score`; the report shows all three and scipy's U.
 """
 
-import argparse
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,11 +16,9 @@ import pandas as pd
 from scipy.stats import mannwhitneyu
 from sklearn.metrics import roc_auc_score
 
-from core.metrics.cli import run_cli
 from core.metrics.inputs import (
     EXAMPLES_DIR,
     binary_labels,
-    read_csv,
     require_both_classes,
     require_columns,
     same_length,
@@ -147,21 +144,3 @@ def worked_roc_table(table: pd.DataFrame) -> WorkedRoc:
     """`worked_roc` of a table with the columns y_score and y_true (checked cell by cell)."""
     require_columns(table, ["y_score", "y_true"], "the worked ROC-AUC")
     return worked_roc(binary_labels(table["y_true"]), scores(table["y_score"]))
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="ROC-AUC by the trapezoid rule and by the pair count, next to scikit-learn."
-    )
-    parser.add_argument("csv", metavar="FILE.csv", help="columns y_true and y_score")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    return run_cli(
-        parser,
-        lambda args: worked_roc_table(read_csv(args.csv)).as_dict(),
-        argv,
-        text=lambda result: "\n".join(result["explanation"]),
-    )
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -23,15 +23,13 @@ negative); H1: A is better. Three tests, each giving a one-sided p-value:
   the percentile interval of the difference is reported. Approximate; poor for few units.
 """
 
-import argparse
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy.stats import norm, rankdata
 
-from core.metrics.cli import run_cli
-from core.metrics.inputs import EXAMPLES_DIR, MetricInputError, numbers, read_csv, require_columns
+from core.metrics.inputs import EXAMPLES_DIR, MetricInputError, numbers, require_columns
 from core.metrics.ranking import GAINS, MAX_GRADE, discounts, ndcg_at_k, parse_grades
 
 EXACT_WILCOXON_MAX = 300
@@ -313,37 +311,3 @@ def compare_engines(
         )
     notes.append(SCOPE[unit])
     return Comparison(unit, units, ndcg, tests, interval, alpha, notes)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description="One-sided paired tests of 'engine A is better than engine B' from graded "
-        "judgments (CSV columns: [query,] [rank,] a_result, a_grade, b_result, b_grade)."
-    )
-    parser.add_argument("csv", metavar="JUDGMENTS.csv")
-    parser.add_argument("--alpha", type=float, default=0.05, help="significance level")
-    parser.add_argument("--k", type=int, default=10, help="depth of nDCG@k")
-    parser.add_argument("--gain", choices=sorted(GAINS), default="exponential")
-    parser.add_argument("--unit", choices=sorted(SCOPE), help="default: position for one query")
-    parser.add_argument("--zero-method", choices=sorted(ZERO_METHODS), default="wilcox")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-
-    def compute(args: argparse.Namespace) -> dict:
-        comparison = compare_engines(
-            read_csv(args.csv), args.alpha, args.k, args.gain, args.unit, args.zero_method
-        )
-        return comparison.as_dict()
-
-    def text(result: dict) -> str:
-        lines = [f"nDCG difference (A - B): {result['difference']:+.4f}, per {result['unit']}"]
-        lines += [
-            f"{t['test']:<34} p = {t['p_value']:.6f}  {t['decision']}  [{t['method']}]"
-            for t in result["tests"]
-        ]
-        return "\n".join(lines + [f"note: {note}" for note in result["notes"]])
-
-    return run_cli(parser, compute, argv, text)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

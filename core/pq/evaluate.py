@@ -1,12 +1,9 @@
 """How well product quantization keeps a set of vectors: error, size, search quality, time.
 
-    python -m core.pq.evaluate VECTORS --m M --bits B [--method {optimal,lloyd,uniform,kmeans}]
-                            [--holdout 0.2] [--seed 0] [--json]
-    python -m core.pq.evaluate VECTORS --curves [--json]            # MSE vs bits, M = D
-    python -m core.pq.evaluate VECTORS --equal-bits BITS [--json]   # M = D against PQ, same size
-
-VECTORS is a .npy file of a 2-D float array, a shipped embedding set (`core.embeddings`:
-fashion-lite0, digits-smallcnn) or "gaussian-mixture" (`gaussian_mixture()`, 64-D).
+`load_vectors` reads a .npy file of a 2-D float array, a shipped embedding set
+(`core.embeddings`: fashion-lite0, digits-smallcnn) or "gaussian-mixture" (`gaussian_mixture()`,
+64-D); `evaluate`, `mse_curves` and `compare_at_equal_bits` measure quantizers on them, for the
+PQ explorer tab and for `dlstudio quantize` (`core.pq.cli`).
 
 The quantizer is fitted on a random 80 % (the training part) and the squared error is measured
 both there (in-sample) and on the other 20 % (held out): with few vectors per level the
@@ -16,15 +13,12 @@ as bad as replacing every vector by the mean. recall@10 is measured on all vecto
 queried against the rest: the share of its 10 exact nearest neighbours (Euclidean, original
 vectors) that asymmetric-distance search over the codes also returns in its top 10.
 
-`--json` prints `mse` (held out; in-sample with --holdout 0), `mse_in_sample`,
+`Evaluation.to_dict` gives `mse` (held out; in-sample with holdout 0), `mse_in_sample`,
 `mse_held_out`, `relative_mse`, `bits_per_vector`, `compression_ratio` (32-bit floats against
 the codes, codebooks not counted: `codebook_bytes` gives them), `recall@10`, `fit_seconds`,
 `encode_seconds` and `search_seconds`.
 """
 
-import argparse
-import json
-import sys
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -332,48 +326,3 @@ def read_npy(path: Path) -> np.ndarray:
         array.close()
         raise VectorInputError(f"{path.name} is an .npz archive: save one array with np.save")
     return check_vectors(array, path.name)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("vectors", help=".npy file, embedding set name or gaussian-mixture")
-    parser.add_argument("--m", type=int, help="number of sub-spaces (D: one per component)")
-    parser.add_argument("--bits", type=int, help=f"bits per code, 1 to {MAX_BITS}")
-    parser.add_argument("--method", choices=METHODS, help="default: optimal if M = D, else kmeans")
-    parser.add_argument("--curves", action="store_true", help="MSE vs bits for M = D")
-    parser.add_argument("--equal-bits", type=int, metavar="BITS", help="compare at BITS/vector")
-    parser.add_argument("--holdout", type=float, default=HOLDOUT)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", action="store_true", help="print JSON")
-    args = parser.parse_args(argv)
-    single = args.m is not None or args.bits is not None
-    if single + args.curves + (args.equal_bits is not None) != 1:
-        parser.error("give --m and --bits, or --curves, or --equal-bits BITS")
-    if single and (args.m is None or args.bits is None):
-        parser.error("--m and --bits go together")
-    try:
-        vectors = load_vectors(args.vectors)
-        if args.curves:
-            result = mse_curves(vectors, holdout=args.holdout, seed=args.seed)
-        elif args.equal_bits is not None:
-            rows = compare_at_equal_bits(vectors, args.equal_bits, args.holdout, args.seed)
-            result = [row.to_dict() for row in rows]
-        else:
-            evaluation = evaluate(vectors, args.m, args.bits, args.method, args.holdout, args.seed)
-            result = evaluation.to_dict()
-    except VectorInputError as error:
-        parser.error(str(error))
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        for row in result if isinstance(result, list) else [result]:
-            print(", ".join(f"{key} {_short(value)}" for key, value in row.items()))
-    return 0
-
-
-def _short(value: object) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,7 @@
 """The image-classifier report: the four recipes (a)-(d) on one data set, with numbers and plots.
 
-    python -m core.reports.images --data digits [--seeds 0 1 2] [--extra digits_cnn]
-    python -m core.reports.images --data fashion --runs 12 13 14 15 16   (report on finished runs)
+    dlstudio report image --data digits [--seeds 0 1 2] [--extra digits_cnn]
+    dlstudio report image --data fashion --runs 12 13 14 15 16   (report on finished runs)
 
 One sweep over `recipe` per seed runs (a) plain, (b) + gradual unfreezing and adaptive lr,
 (c) + iterative augmentation and (d) all, into the run store (so the Training tab shows them);
@@ -12,7 +12,6 @@ busy 2-core machine, OMP_NUM_THREADS=1 trains several times faster.
 """
 
 import argparse
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -25,13 +24,13 @@ from sklearn.metrics import confusion_matrix
 from core.experiments import get_experiment
 from core.experiments.images import DATA_SETS, RECIPE_LABELS, RECIPE_SUFFIXES
 from core.paths import REPO_ROOT, default_db_path
-from core.runs.cli import execute_with_progress_bar
+from core.reports.markdown import changed_values, conclusion_lines, rerun_lines, write_readme
+from core.runs.execution import execute_with_progress_bar
 from core.runs.store import Run, RunStore
 from core.runs.sweeps import plan_sweep
 from core.vision.data import load_image_dataset
 
 GOALS = {"digits": 0.99, "fashion": 0.93}  # test accuracy the best configuration should reach
-LABEL_IGNORES = ("seed", "device", "resume", "data_root")  # config keys that name no variant
 
 
 def run_recipes(store: RunStore, prefix: str, seed: int, values: dict) -> list[int]:
@@ -48,38 +47,12 @@ def run_recipes(store: RunStore, prefix: str, seed: int, values: dict) -> list[i
     return run_ids
 
 
-def changed_values(run: Run) -> dict:
-    """The run's config values that differ from its experiment's defaults."""
-    defaults = asdict(get_experiment(run.experiment).make_config())
-    return {
-        key: value
-        for key, value in run.config.items()
-        if key not in LABEL_IGNORES and defaults.get(key) != value
-    }
-
-
 def run_label(run: Run) -> str:
     """(a)-(d) for the four recipes' experiments; else the experiment's name with the config
     values that differ from its defaults (so two variants of one experiment stay apart)."""
     if run.experiment.endswith(tuple(f"_{suffix}" for suffix in RECIPE_SUFFIXES)):
         return RECIPE_LABELS[run.config["recipe"]]
     return " ".join([run.experiment, *(f"{k}={v}" for k, v in changed_values(run).items())])
-
-
-def _cli(value) -> str:
-    return str(value).lower() if isinstance(value, bool) else str(value)
-
-
-def reproduce_command(run: Run) -> str:
-    """The `python -m core.runs.cli` line that trains this run again."""
-    values = changed_values(run) | {"seed": run.config["seed"]}
-    return " ".join(
-        [
-            "python -m core.runs.cli",
-            run.experiment,
-            *(f"--{k} {_cli(v)}" for k, v in values.items()),
-        ]
-    )
 
 
 def run_extra(store: RunStore, name: str, seed: int, values: dict) -> int:
@@ -310,10 +283,7 @@ def write_report(
         "",
         results_table(rows).to_markdown(index=False),
         "",
-        "Each run again, one command each:",
-        "",
-        *[f"- run {run_id}: `{reproduce_command(store.get(run_id))}`" for run_id in run_ids],
-        "",
+        *rerun_lines(store.get(run_id) for run_id in run_ids),
         "![loss and accuracy curves](curves.png)",
         "",
         f"Curves of seed {rows['seed'].iloc[0]}: dotted train (on the augmented batches, as the "
@@ -325,18 +295,17 @@ def write_report(
         "",
         "![example test images](examples.png)",
         "",
-        "## Conclusions",
-        "",
-        *[f"- {line}" for line in conclusions(prefix, rows, best, matrix, classes)],
-        "",
+        *conclusion_lines(conclusions(prefix, rows, best, matrix, classes)),
     ]
-    path = out / "README.md"
-    path.write_text("\n".join(text))
-    return path
+    return write_readme(out, text)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.reports.images", description=__doc__)
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="dlstudio report image",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # the docstring's usage lines
+    )
     parser.add_argument("--data", default="digits", choices=sorted(DATA_SETS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--out", default=None, help="default: reports/image_DATA")
@@ -363,9 +332,7 @@ def main(argv: list[str] | None = None) -> int:
             + [run_extra(store, name, seed, values) for name in args.extra]
         ]
         seconds = time.monotonic() - started
-    command = "python -m core.reports.images " + " ".join(
-        argv if argv is not None else sys.argv[1:]
-    )
+    command = " ".join([parser.prog, *argv])
     out = Path(args.out) if args.out else REPO_ROOT / "reports" / f"image_{args.data}"
     try:
         path = write_report(store, args.data, run_ids, out, seconds, command)
@@ -373,7 +340,3 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(error))
     print(f"wrote {path}")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

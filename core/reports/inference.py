@@ -1,7 +1,7 @@
 """The inference-optimisation study: every technique against PyTorch eager on the same inputs.
 
-    python -m core.reports.inference --run 15 --run 10 [--repeats 300] [--threads 1] [--json]
-    python -m core.reports.inference --checkpoint data/runs/15/best.pt --techniques eager ort_all
+    dlstudio report inference --run 15 --run 10 [--repeats 300] [--threads 1] [--json]
+    dlstudio report inference --checkpoint data/runs/15/best.pt --techniques eager ort_all
 
 For each trained classifier (a run in the run store, or a best.pt checkpoint) every technique of
 `core.serving.techniques` is built, then measured on the same prepared pictures of the data
@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
 import warnings
 from collections import defaultdict
@@ -37,7 +36,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from core.paths import REPO_ROOT, data_dir, default_db_path
-from core.reports.images import reproduce_command
+from core.reports.markdown import conclusion_lines, reproduce_command, write_readme
 from core.runs.store import RunStore
 from core.serving.techniques import (
     NotApplicable,
@@ -49,8 +48,9 @@ from core.serving.techniques import (
     ort_predict,
     ort_session,
 )
+from core.vision.checkpoints import load_trained_model
 from core.vision.data import dataset_splits, load_image_dataset, stratified_subset
-from core.vision.engine import load_trained_model, prepare_pictures
+from core.vision.prepared import prepare_pictures
 
 BASELINE = "eager"
 ORT_REFERENCE = "ort_all"  # the ONNX Runtime setting whose speed-up over eager is reported
@@ -565,11 +565,10 @@ def write_report(studies: list[dict], out: Path, command: str, before: dict, aft
                 profile_table(rows),
                 "",
             ]
-        text += ["### Conclusions", "", *[f"- {line}" for line in conclusions(study)], ""]
+        text += conclusion_lines(conclusions(study), heading="### Conclusions")
     if DISCUSSION.is_file():
         text += [*_demote_headings(DISCUSSION.read_text().strip().splitlines()), ""]
-    path = out / "README.md"
-    path.write_text("\n".join(text))
+    path = write_readme(out, text)
     results = {"command": command, "machine": before, "machine_after": after, "studies": studies}
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     return path
@@ -612,9 +611,9 @@ def _shown(path: Path) -> str:
     return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m core.reports.inference", description=__doc__.split("\n\n")[0]
+        prog="dlstudio report inference", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--run", type=int, action="append", default=[], help="run-store run id")
     parser.add_argument("--checkpoint", action="append", default=[], help="a best.pt file")
@@ -650,9 +649,7 @@ def main(argv: list[str] | None = None) -> int:
     work_root = args.work_dir or data_dir() / "inference"
     targets = [(checkpoint_of_run(run_id, store), run_id) for run_id in args.run]
     targets += [(Path(path), None) for path in args.checkpoint]
-    command = "python -m core.reports.inference " + " ".join(
-        argv if argv is not None else sys.argv[1:]
-    )
+    command = " ".join([parser.prog, *argv])
     before, studies = machine(), []
     for checkpoint, run_id in targets:
         name = f"run-{run_id}" if run_id is not None else checkpoint.stem
@@ -672,7 +669,3 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{study['label']}: ONNX Runtime speed-up over eager at batch 1: {ratio:.2f}x")
     print(f"wrote {path}")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

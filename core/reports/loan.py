@@ -1,6 +1,6 @@
-"""The loan-default report (seed 001 HW1): runs Exp 1-5 and writes tables, plots and conclusions.
+"""The loan-default report: runs Exp 1-5 and writes tables, plots and conclusions.
 
-    python -m core.reports.loan [--out reports/loan_default] [--db PATH]
+    dlstudio report loan [--out reports/loan_default] [--db PATH]
 
 Exp 1-3 run once; Exp 4 sweeps the dropout p and keeps the best on the validation split; Exp 5
 sweeps (weight decay, lr) on top of that p and again chooses on validation. The test split is
@@ -23,7 +23,8 @@ from core.experiments import get_experiment
 from core.experiments.loan import build_model
 from core.metrics.bootstrap import bootstrap_ci
 from core.paths import REPO_ROOT, default_db_path
-from core.runs.cli import execute_with_progress_bar
+from core.reports.markdown import conclusion_lines, write_readme
+from core.runs.execution import execute_with_progress_bar
 from core.runs.store import RunStore
 from core.runs.sweeps import plan_sweep, sweep_results
 from core.tabular.data import load_table, prepare_binary
@@ -231,7 +232,7 @@ def write_report(
     swept4 = exp4.results.drop(columns=["status"]).round(4)
     swept5 = exp5.results.drop(columns=["status"]).round(4)
     text = [
-        "# Loan default: Exp 1-5 (seed 001, HW 1)",
+        "# Loan default: Exp 1-5",
         "",
         "Binary classification of ISLP's `Default` data (10,000 clients: `student`, `balance`, "
         "`income` -> `default`, 3.3 % positives). One-hot `student`, standardised numerics "
@@ -240,7 +241,7 @@ def write_report(
         "validation split; the test split is only reported, with a 95 % bootstrap interval "
         "(1,000 resamples).",
         "",
-        f"Regenerate with `make report` (`python -m core.reports.loan`): {seconds:.0f} s for all "
+        f"Regenerate with `make report` (`dlstudio report loan`): {seconds:.0f} s for all "
         "17 runs on the machine that wrote this (2 CPU cores; the times below are wall-clock "
         "and include that machine's other load). The runs are also in the run store, so the "
         "Training tab shows and compares them.",
@@ -268,18 +269,17 @@ def write_report(
         "",
         swept5.to_markdown(index=False),
         "",
-        "## Conclusions",
-        "",
-        *[f"- {line}" for line in conclusions(store, final_runs, table, exp4, exp5, baseline)],
-        "",
+        *conclusion_lines(conclusions(store, final_runs, table, exp4, exp5, baseline)),
     ]
-    path = out / "README.md"
-    path.write_text("\n".join(text))
-    return path
+    return write_readme(out, text)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.reports.loan", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="dlstudio report loan",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # the docstring's usage lines
+    )
     parser.add_argument("--out", default=str(REPO_ROOT / "reports" / "loan_default"))
     parser.add_argument("--db", default=None, help="run store path (default: the app's)")
     parser.add_argument("--epochs", type=int, default=None, help="override (for a quick check)")
@@ -296,7 +296,3 @@ def main(argv: list[str] | None = None) -> int:
     path = write_report(store, final_runs, exp4, exp5, Path(args.out), time.monotonic() - started)
     print(f"wrote {path}")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,10 +1,10 @@
 """The pseudo-labeling report: teacher, student and the supervised best on the same test split.
 
-    python -m core.reports.pseudo_labels --runs 34 41 40 45 --reference 28 15
+    dlstudio report pseudo-labels --runs 34 41 40 45 --reference 28 15
 
 `--runs` are finished pseudo-labeling runs (`digits_pseudo`, `fashion_pseudo`), `--reference`
-finished supervised runs trained on every label (`fashion_cnn` run 15 is the best Fashion-MNIST
-classifier of issue 3). Each pseudo-labeling run is compared with the reference of its data set
+finished supervised runs trained on every label (`fashion_cnn` run 15 is the best supervised
+Fashion-MNIST classifier). Each pseudo-labeling run is compared with the reference of its data set
 and split seed that is best on val, and with the one trained for as many epochs if there is
 one, after checking that they were tested on the same pictures. README.md gets the
 table (teacher = the supervised baseline on the labeled part, how many pseudo-labels were
@@ -15,7 +15,6 @@ numbers.
 """
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,8 @@ from matplotlib.figure import Figure
 
 from core.metrics.significance import paired_permutation
 from core.paths import REPO_ROOT, default_db_path
-from core.reports.images import plot_curves, reproduce_command
+from core.reports.images import plot_curves
+from core.reports.markdown import conclusion_lines, rerun_lines, write_readme
 from core.runs.store import Run, RunStore
 
 PERMUTATIONS = 10_000  # sign flips of the test pictures where student and teacher disagree
@@ -342,13 +342,7 @@ def write_report(
         "disagree, one-sided in the direction observed (H1: the student is better when it "
         "gained, worse when it lost).",
         "",
-        "Each run again:",
-        "",
-        *[
-            f"- run {run.id}: `{reproduce_command(run)}`"
-            for run in runs + [store.get(int(i)) for i in rows["reference_run"].unique()]
-        ],
-        "",
+        *rerun_lines(runs + [store.get(int(i)) for i in rows["reference_run"].unique()]),
         "## Accepted pseudo-labels per predicted class (last round)",
         "",
     ]
@@ -379,15 +373,15 @@ def write_report(
             "solid val.",
             "",
         ]
-    text += ["## Conclusions", "", *[f"- {line}" for line in conclusions(rows, runs)], ""]
-    path = out / "README.md"
-    path.write_text("\n".join(text))
-    return path
+    text += conclusion_lines(conclusions(rows, runs))
+    return write_readme(out, text)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m core.reports.pseudo_labels", description=__doc__
+        prog="dlstudio report pseudo-labels",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # the docstring's usage lines
     )
     parser.add_argument("--runs", type=int, nargs="+", required=True, help="pseudo-label runs")
     parser.add_argument(
@@ -399,15 +393,9 @@ def main(argv: list[str] | None = None) -> int:
     store = RunStore(args.db or default_db_path())
     out = Path(args.out) if args.out else REPO_ROOT / "reports" / "pseudo_labeling"
     try:
-        command = "python -m core.reports.pseudo_labels " + " ".join(
-            argv if argv is not None else sys.argv[1:]
-        )
+        command = " ".join([parser.prog, *argv])
         path = write_report(store, args.runs, args.reference, out, command)
     except (KeyError, ValueError) as error:
         parser.error(str(error.args[0] if error.args else error))
     print(f"wrote {path}")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

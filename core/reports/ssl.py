@@ -1,9 +1,9 @@
-"""The self-supervised report (issue 9): context-prediction pretraining against random init at
+"""The self-supervised report: context-prediction pretraining against random init at
 100 %, 50 % and 10 % of the labels, with learning speed, plateaus and best metrics.
 
-    python -m core.reports.ssl --data digits                 (pretext, then 6 classifier runs)
-    python -m core.reports.ssl --data fashion --imagenet     (+ the ImageNet EfficientNet-Lite0)
-    python -m core.reports.ssl --data fashion --runs 16 17 18 19 20 21 22   (finished runs)
+    dlstudio report ssl --data digits                 (pretext, then 6 classifier runs)
+    dlstudio report ssl --data fashion --imagenet     (+ the ImageNet EfficientNet-Lite0)
+    dlstudio report ssl --data fashion --runs 16 17 18 19 20 21 22   (finished runs)
 
 The pretext run (DATA_context) pretrains the SmallCNN trunk on the training pictures without
 labels; each label fraction then trains the same classifier (DATA_finetune) twice, from random
@@ -15,7 +15,6 @@ last val-accuracy gain above PLATEAU_EPSILON, if PLATEAU_PATIENCE epochs without
 
 import argparse
 import math
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -27,9 +26,10 @@ from matplotlib.ticker import MaxNLocator
 from core.experiments import get_experiment
 from core.experiments.pretext import LABEL_FRACTIONS, SSL_DATA
 from core.paths import REPO_ROOT, default_db_path
-from core.reports.images import reproduce_command, run_rows
+from core.reports.images import run_rows
+from core.reports.markdown import conclusion_lines, rerun_lines, write_readme
 from core.reports.plateau import epochs_to_fraction, plateau_epoch, seconds_to_epoch
-from core.runs.cli import execute_with_progress_bar
+from core.runs.execution import execute_with_progress_bar
 from core.runs.store import Run, RunStore
 from core.runs.sweeps import plan_sweep
 from core.vision.pretext import CHANCE
@@ -260,7 +260,7 @@ def write_report(store: RunStore, prefix: str, run_ids: list[int], out: Path, co
     text = [
         f"# Self-supervised pretraining on {prefix}: context prediction vs random init",
         "",
-        f"{SSL_DATA[prefix][0]}. Issue 9: pretrain the SmallCNN trunk by context prediction "
+        f"{SSL_DATA[prefix][0]}. Pretrain the SmallCNN trunk by context prediction "
         "(Doersch, Gupta & Efros 2015) on the training pictures without their labels, then "
         "train the same classifier on 100 %, 50 % and 10 % of the labels (stratified, nested, "
         "fixed seed), once from random init and once from the pretrained trunk. Everything else "
@@ -310,22 +310,18 @@ def write_report(store: RunStore, prefix: str, run_ids: list[int], out: Path, co
         "",
         "![curves](curves.png)",
         "",
-        "Each run again, one command each:",
-        "",
-        *[f"- run {run.id}: `{reproduce_command(run)}`" for run in runs],
-        "",
-        "## Conclusions",
-        "",
-        *[f"- {line}" for line in conclusions(rows, pretext_accuracy)],
-        "",
+        *rerun_lines(runs),
+        *conclusion_lines(conclusions(rows, pretext_accuracy)),
     ]
-    path = out / "README.md"
-    path.write_text("\n".join(text))
-    return path
+    return write_readme(out, text)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.reports.ssl", description=__doc__)
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="dlstudio report ssl",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # the docstring's usage lines
+    )
     parser.add_argument("--data", default="digits", choices=sorted(SSL_DATA))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--imagenet", action="store_true", help="add the ImageNet reference")
@@ -335,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     store = RunStore(args.db or default_db_path())
     run_ids = args.runs or launch(store, args.data, args.imagenet, args.seed)
-    command = "python -m core.reports.ssl " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = " ".join([parser.prog, *argv])
     out = Path(args.out) if args.out else REPO_ROOT / "reports" / "ssl" / args.data
     try:
         path = write_report(store, args.data, run_ids, out, command)
@@ -343,7 +339,3 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(error))
     print(f"wrote {path}")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -9,7 +9,7 @@ sees the relevant document however low it ranks.
 
 from core.retrieval.corpus import Corpus, split_queries
 from core.retrieval.metrics import metric_table
-from core.retrieval.registry import RETRIEVERS, prepared_retriever
+from core.retrieval.registry import RETRIEVERS, check_retriever, prepared_retriever
 
 
 def evaluate_collection(corpus: Corpus, names: list[str], label: str) -> dict:
@@ -38,8 +38,7 @@ def evaluate_corpus(
 ) -> list[dict]:
     """One report per collection (or only the named one)."""
     names = list(RETRIEVERS) if names is None else names
-    unknown = [name for name in names if name not in RETRIEVERS]
-    if unknown:
-        raise ValueError(f"unknown retriever(s) {unknown}; choose from {', '.join(RETRIEVERS)}")
+    for name in names:
+        check_retriever(name)
     chosen = [collection] if collection else corpus.collection_names()
     return [evaluate_collection(corpus.subset(name), names, name) for name in chosen]

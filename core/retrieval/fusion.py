@@ -98,10 +98,11 @@ class HybridRetriever(FusionRetriever):
                 continue
             parts = [s[rows] for s in standardised]
             targets = np.asarray(relevant)[rows]
-            self.weights[script] = max(
-                simplex_grid(len(parts)),
-                key=lambda w, p=parts, t=targets: mean_reciprocal_rank(mix(p, w[None, :]), t),
-            )
+
+            def mrr(weights: np.ndarray, parts=parts, targets=targets) -> float:
+                return float(np.mean(1.0 / relevant_ranks(mix(parts, weights[None, :]), targets)))
+
+            self.weights[script] = max(simplex_grid(len(parts)), key=mrr)
         return self.named_weights()
 
     def named_weights(self) -> dict[str, dict[str, float]]:
@@ -119,10 +120,10 @@ def mix(standardised: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
     return sum(weights[:, [i]] * s for i, s in enumerate(standardised)).astype(np.float32)
 
 
-def mean_reciprocal_rank(scores: np.ndarray, relevant: np.ndarray) -> float:
-    """MRR of full rankings under the tie rule, without sorting: the relevant document's rank is
-    1 + the documents scored above it + the earlier documents scored the same."""
+def relevant_ranks(scores: np.ndarray, relevant: np.ndarray) -> np.ndarray:
+    """Per query, the 1-based rank of its relevant document in the full ranking under the tie
+    rule, without sorting (the tuning grid ranks every query once per weight vector): 1 + the
+    documents scored above it + the earlier documents scored the same."""
     target = scores[np.arange(len(scores)), relevant][:, None]
     earlier = np.arange(scores.shape[1])[None, :] < relevant[:, None]
-    ranks = 1 + (scores > target).sum(axis=1) + ((scores == target) & earlier).sum(axis=1)
-    return float(np.mean(1.0 / ranks))
+    return 1 + (scores > target).sum(axis=1) + ((scores == target) & earlier).sum(axis=1)

@@ -35,11 +35,17 @@ DESCRIPTIONS = {
 }
 
 
-def build_retriever(name: str) -> Retriever:
-    """A new, unfitted retriever; ValueError names the known ones."""
+def check_retriever(name: str) -> str:
+    """`name` itself when a retriever is registered under it; else ValueError naming the known
+    ones. Every entry point (search, evaluation, the tab) checks a name here."""
     if name not in RETRIEVERS:
         raise ValueError(f"unknown retriever {name!r}; choose one of {', '.join(RETRIEVERS)}")
-    return RETRIEVERS[name]()
+    return name
+
+
+def build_retriever(name: str) -> Retriever:
+    """A new, unfitted retriever; ValueError names the known ones."""
+    return RETRIEVERS[check_retriever(name)]()
 
 
 @functools.lru_cache(maxsize=32)

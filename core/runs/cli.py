@@ -1,8 +1,8 @@
-"""Command line: run a registered experiment (or a sweep of it) into the run store.
+"""`dlstudio train`: run a registered experiment (or a sweep of it) into the run store.
 
-    python -m core.runs.cli --list
-    python -m core.runs.cli loan_exp1 --lr 0.05 --epochs 20 [--json]
-    python -m core.runs.cli loan_exp4 --sweep [--grid "dropout=0.1,0.5"] [--json]
+    dlstudio train --list
+    dlstudio train loan_exp1 --lr 0.05 --epochs 20 [--json]
+    dlstudio train loan_exp4 --sweep [--grid "dropout=0.1,0.5"] [--json]
 
 Runs land in the same SQLite store as the app's (`--db`, `DLSTUDIO_DB` or the data directory),
 with a progress bar on stderr; `--json` prints one JSON object on stdout at the end.
@@ -11,17 +11,13 @@ with a progress bar on stderr; `--json` prints one JSON object on stdout at the 
 import argparse
 import json
 import sys
-import uuid
 from dataclasses import asdict
-from typing import Any
-
-from tqdm import tqdm
 
 from core.experiments import get_experiment, list_experiments
 from core.paths import default_db_path
-from core.runs.execution import execute_run
+from core.runs.execution import execute_with_progress_bar, run_summary
 from core.runs.store import RunStore
-from core.runs.sweeps import parse_grid, plan_sweep, sweep_results
+from core.runs.sweeps import new_sweep_id, parse_grid, plan_sweep, sweep_results
 
 
 def parse_overrides(tokens: list[str]) -> dict[str, str]:
@@ -45,47 +41,10 @@ def parse_overrides(tokens: list[str]) -> dict[str, str]:
     return overrides
 
 
-def run_summary(store: RunStore, run_id: int) -> dict[str, Any]:
-    """The JSON contract of one run: run_id, status, experiment, config, final, details, error."""
-    run = store.get(run_id)
-    return {
-        "run_id": run.id,
-        "status": run.status,
-        "experiment": run.experiment,
-        "config": run.config,
-        "final": store.final_metrics(run.id),
-        "details": run.details,
-        "duration_s": run.duration_s,
-        "error": run.error,
-    }
-
-
-def execute_with_progress_bar(store: RunStore, run_id: int, label: str) -> dict[str, Any]:
-    with tqdm(
-        total=1.0,
-        desc=label,
-        file=sys.stderr,
-        disable=None,
-        mininterval=0.2,
-        bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}",
-    ) as bar:
-
-        def show(fraction: float, message: str) -> None:
-            bar.n = fraction
-            bar.set_postfix_str(message, refresh=False)
-            bar.update(0)  # redraws at most every mininterval
-
-        try:
-            execute_run(store, run_id, on_progress=show)
-        except KeyboardInterrupt:
-            store.finish(run_id, "interrupted", "stopped from the keyboard")
-            raise
-    return run_summary(store, run_id)
-
-
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The flags of `dlstudio train`; any other `--key value` is a config override."""
     parser = argparse.ArgumentParser(
-        prog="python -m core.runs.cli",
+        prog="dlstudio train",
         description=__doc__.split("\n\n")[0],
         epilog="Any other --key value pair overrides that config field.",
     )
@@ -97,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
         "--grid", default="", help='sweep grid, e.g. "lr=0.01,0.1;weight_decay=0.1"'
     )
     parser.add_argument("--db", default=None, help="run store path (default: the app's)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args, rest = parser.parse_known_args(argv)
 
     if args.list:
@@ -125,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         result = execute_with_progress_bar(store, run_id, f"run {run_id} {args.experiment}")
         ok = result["status"] == "done"
     else:
-        sweep_id = uuid.uuid4().hex[:8]
+        sweep_id = new_sweep_id()
         run_ids = [
             store.create(args.experiment, config, sweep_id, {"swept_keys": list(grid)})
             for config in configs
@@ -158,7 +122,3 @@ def main(argv: list[str] | None = None) -> int:
         if result["error"]:
             print(result["error"], file=sys.stderr)
     return 0 if ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

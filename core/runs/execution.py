@@ -2,13 +2,19 @@
 
 `execute_run` is the single place where a run goes from queued to running to a final status:
 `done`, `cancelled` (the cancel flag was seen), or `failed` with the traceback. The background
-worker (`core.runs.jobs`) and the CLI (`core.runs.cli`) both call it.
+worker (`core.runs.jobs`) calls it; `execute_with_progress_bar` wraps it for a terminal (the
+`dlstudio train` command and the report writers, which train their runs in the foreground) and
+returns `run_summary`, the JSON contract of a finished run.
 """
 
+import sys
 import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
 
 from core.experiments import get_experiment
 from core.runs.store import Run, RunStore
@@ -86,3 +92,46 @@ def execute_run(store: RunStore, run_id: int, on_progress: ProgressCallback | No
     else:
         store.finish(run_id, "done")
     return store.get(run_id)
+
+
+def run_summary(store: RunStore, run_id: int) -> dict[str, Any]:
+    """The JSON contract of one run: run_id, status, experiment, config, final, details, error."""
+    run = store.get(run_id)
+    return {
+        "run_id": run.id,
+        "status": run.status,
+        "experiment": run.experiment,
+        "config": run.config,
+        "final": store.final_metrics(run.id),
+        "details": run.details,
+        "duration_s": run.duration_s,
+        "error": run.error,
+    }
+
+
+def execute_with_progress_bar(store: RunStore, run_id: int, label: str) -> dict[str, Any]:
+    """`execute_run` with a progress bar on stderr (stdout stays free for JSON); the summary.
+
+    Ctrl-C marks the run interrupted before it propagates, so the store never keeps a run
+    "running" that no process trains.
+    """
+    with tqdm(
+        total=1.0,
+        desc=label,
+        file=sys.stderr,
+        disable=None,
+        mininterval=0.2,
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}",
+    ) as bar:
+
+        def show(fraction: float, message: str) -> None:
+            bar.n = fraction
+            bar.set_postfix_str(message, refresh=False)
+            bar.update(0)  # redraws at most every mininterval
+
+        try:
+            execute_run(store, run_id, on_progress=show)
+        except KeyboardInterrupt:
+            store.finish(run_id, "interrupted", "stopped from the keyboard")
+            raise
+    return run_summary(store, run_id)

@@ -12,7 +12,6 @@ import ctypes
 import signal
 import subprocess
 import sys
-import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any
@@ -21,7 +20,7 @@ from core.experiments import get_experiment
 from core.paths import REPO_ROOT
 from core.runs.execution import execute_run
 from core.runs.store import RunStore
-from core.runs.sweeps import plan_sweep
+from core.runs.sweeps import new_sweep_id, plan_sweep
 
 
 class JobRunner:
@@ -64,7 +63,7 @@ class JobRunner:
         """Queue a run per grid point (default: the experiment's grid); returns (sweep, run ids)."""
         configs = plan_sweep(experiment_name, base, grid)
         swept = list(grid or get_experiment(experiment_name).grid)
-        sweep_id = uuid.uuid4().hex[:8]
+        sweep_id = new_sweep_id()
         return sweep_id, [
             self.submit(experiment_name, config, sweep_id, swept) for config in configs
         ]

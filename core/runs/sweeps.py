@@ -5,6 +5,7 @@ the test metric is only reported next to it.
 """
 
 import itertools
+import uuid
 from dataclasses import asdict
 from typing import Any
 
@@ -12,6 +13,11 @@ import pandas as pd
 
 from core.experiments import get_experiment
 from core.runs.store import RunStore
+
+
+def new_sweep_id() -> str:
+    """A fresh id that groups the runs of one sweep in the store: 8 hex digits."""
+    return uuid.uuid4().hex[:8]
 
 
 def expand_grid(grid: dict[str, tuple[Any, ...] | list[Any]]) -> list[dict[str, Any]]:

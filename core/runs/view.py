@@ -1,7 +1,7 @@
-"""Read-side views of the run store for the training launcher: tables, status lines, figures.
+"""What the Training tab shows: config forms, run tables, status lines and plotly figures.
 
-The Training tab shows these; they are plain functions over a `RunStore`, so a notebook or a
-script can print the same tables.
+Plain functions over a `RunStore` (read side only, no UI code), so a notebook or a script can
+print the same tables and draw the same learning curves and sweep heat maps.
 """
 
 import time
@@ -11,9 +11,10 @@ import plotly.graph_objects as go
 
 from core.config import config_fields
 from core.experiments import get_experiment
-from core.runs.figures import curves_figure, sweep_figure
 from core.runs.store import Run, RunStore
 from core.runs.sweeps import sweep_results
+
+_DASH = {"train": "solid", "val": "dot", "test": "dash"}  # line style of a split in the curves
 
 RUNS_COLUMNS = [
     "id",
@@ -122,6 +123,75 @@ def status_text(store: RunStore, run_id: int) -> str:
     if run.error and run.error.strip() and run.status != "done":
         text += f"\n\n⚠️ {run.error.strip().splitlines()[-1]}"
     return text
+
+
+# --- figures ---
+
+
+def curves_figure(
+    histories: dict[str, pd.DataFrame],
+    quantity: str,
+    splits: tuple[str, ...] = ("train", "val", "test"),
+) -> go.Figure:
+    """One line per (run, split) of `{split}_{quantity}` against the epoch.
+
+    `histories` maps a run label to its per-epoch metrics table (`RunStore.metrics`).
+    """
+    figure = go.Figure()
+    for label, history in histories.items():
+        for split in splits:
+            column = f"{split}_{quantity}"
+            if column in history:
+                figure.add_trace(
+                    go.Scatter(
+                        x=history["epoch"],
+                        y=history[column],
+                        mode="lines+markers",
+                        name=f"{label} {split}",
+                        line={"dash": _DASH.get(split, "solid")},
+                    )
+                )
+    figure.update_layout(
+        title=quantity.replace("_", " "),
+        xaxis_title="epoch",
+        yaxis_title=quantity,
+        height=340,
+        margin={"l": 50, "r": 10, "t": 40, "b": 40},
+        legend={"font": {"size": 10}},
+    )
+    return figure
+
+
+def sweep_figure(results: pd.DataFrame, keys: list[str], value: str) -> go.Figure:
+    """A heat map of `value` over a two-key sweep, or bars over a one-key sweep."""
+    done = results[results["status"] == "done"]
+    if len(keys) == 2:
+        grid = done.pivot_table(index=keys[0], columns=keys[1], values=value)
+        figure = go.Figure(
+            go.Heatmap(
+                z=grid.to_numpy(),
+                x=[str(c) for c in grid.columns],
+                y=[str(i) for i in grid.index],
+                text=grid.round(4).to_numpy(),
+                texttemplate="%{text}",
+                colorscale="Viridis",
+            )
+        )
+        figure.update_layout(xaxis_title=keys[1], yaxis_title=keys[0])
+    else:
+        figure = go.Figure(
+            go.Bar(
+                x=done[keys[0]].astype(str),
+                y=done[value],
+                text=done[value].round(4),
+                textposition="outside",
+            )
+        )
+        figure.update_layout(xaxis_title=keys[0], yaxis_title=value)
+    figure.update_layout(
+        title=value.replace("_", " "), height=340, margin={"l": 60, "r": 10, "t": 40, "b": 40}
+    )
+    return figure
 
 
 def curves(

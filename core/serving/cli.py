@@ -1,6 +1,6 @@
-"""Classify image files with a shipped or trained model, from the command line.
+"""`dlstudio classify`: classify image files with a shipped or trained model.
 
-    python -m core.serving.cli IMAGE [IMAGE ...] --model NAME [--top-k K] [--json]
+    dlstudio classify IMAGE [IMAGE ...] --model NAME [--top-k K] [--json]
 
 NAME is a shipped model (`digits`, `animals`), an .onnx file with its card beside it, or
 `run:ID`, the model a run of the run store trained (exported to ONNX at first use).
@@ -13,7 +13,6 @@ an unreadable image gets {"image": PATH, "error": MESSAGE} instead, and the exit
 
 import argparse
 import json
-import sys
 
 from core.serving.onnx import ModelFileError, OnnxClassifier
 from core.serving.run_models import load_any_model
@@ -46,7 +45,9 @@ def format_table(results: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Classify images with a shipped ONNX model.")
+    parser = argparse.ArgumentParser(
+        prog="dlstudio classify", description="Classify images with a shipped or trained model."
+    )
     parser.add_argument("images", nargs="+", metavar="IMAGE")
     parser.add_argument("--model", required=True, help="shipped model name, .onnx path or run:ID")
     parser.add_argument("--top-k", type=int, default=3)
@@ -64,7 +65,3 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(format_table(results))
     return 1 if any("error" in result for result in results) else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

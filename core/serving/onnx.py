@@ -205,7 +205,7 @@ def load_model(name_or_path: str | Path) -> OnnxClassifier:
     if text not in list_models():
         raise KeyError(
             f"no shipped model {text!r} in {MODELS_DIR}: shipped are "
-            f"{', '.join(list_models()) or 'none'} (build one with python -m core.shipped.build "
+            f"{', '.join(list_models()) or 'none'} (build one with dlstudio build-models "
             f"NAME), or give the path of an .onnx file"
         )
     return _load(MODELS_DIR / f"{text}.onnx")

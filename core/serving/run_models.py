@@ -1,11 +1,11 @@
 """Serve the image classifiers trained in the run store, like the shipped models.
 
-    python -m core.serving.run_models [--db PATH] [--json]     (lists them)
+    dlstudio runs [--db PATH] [--kind {digit,gray,rgb}] [--json]     (lists them)
 
 A finished image run keeps its best checkpoint (`best_checkpoint` artifact). The first time it
 is asked for, it is exported to ONNX with a card (`<run folder>/run-ID.onnx` + `.json`, parity
 checked by `ship_model`); after that it is an ONNX file like any other, so the Classifier tab
-and `python -m core.serving.cli IMAGE --model <that path>` use the same code for both.
+and `dlstudio classify IMAGE --model run:ID` use the same code for both.
 """
 
 import argparse
@@ -17,7 +17,7 @@ from pathlib import Path
 from core.paths import default_db_path
 from core.runs.store import Run, RunStore
 from core.serving.onnx import ModelCard, OnnxClassifier, load_model, ship_model
-from core.vision.engine import load_trained_model
+from core.vision.checkpoints import load_trained_model
 
 RUN_PREFIX = "run:"  # "run:12" names run 12's model wherever a model name is taken
 _EXPORT_LOCK = threading.Lock()  # two first requests for one run must not export it twice
@@ -35,7 +35,7 @@ class RunModel:
 
     @property
     def key(self) -> str:
-        """What `load_any_model` and `python -m core.serving.cli --model` take."""
+        """What `load_any_model` and `dlstudio classify --model` take."""
         return f"{RUN_PREFIX}{self.run_id}"
 
     @property
@@ -108,7 +108,7 @@ def _export(run: Run, name: str, out_dir: Path) -> None:
             f"), recipe {config.get('recipe')}, {config.get('epochs')} epochs, best epoch "
             f"{details.get('best_epoch')} on val. Config: {json.dumps(config, sort_keys=True)}"
         ),
-        notes="Trained from the Training tab or `python -m core.runs.cli`; exported at first use.",
+        notes="Trained from the Training tab or `dlstudio train`; exported at first use.",
     )
     ship_model(model, card, out_dir)
 
@@ -124,7 +124,9 @@ def load_any_model(name: str, store: RunStore | None = None) -> OnnxClassifier:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="List the image classifiers in the run store.")
+    parser = argparse.ArgumentParser(
+        prog="dlstudio runs", description="List the image classifiers in the run store."
+    )
     parser.add_argument("--db", type=Path, default=None, help="run store (default: the app's)")
     parser.add_argument("--kind", choices=("digit", "gray", "rgb"), default=None)
     parser.add_argument("--json", action="store_true", help="one JSON list instead of lines")
@@ -136,7 +138,3 @@ def main(argv: list[str] | None = None) -> int:
         for model in models:
             print(f"{model.label}  ({model.input_kind}, {len(model.classes)} classes)")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

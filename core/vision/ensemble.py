@@ -11,14 +11,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from core.vision.engine import (
-    Evaluation,
-    ImageTrainConfig,
-    PreparedData,
-    evaluate,
-    load_trained_model,
-    prepare_data,
-)
+from core.vision.checkpoints import load_trained_model
+from core.vision.evaluation import Evaluation, evaluate
+from core.vision.prepared import PreparedData
+from core.vision.train import ImageTrainConfig, prepare_data
 
 
 class ProbabilityAverage(nn.Module):

@@ -1,7 +1,7 @@
 """Self-supervised pretraining by context prediction (Doersch, Gupta & Efros 2015, 1505.05192).
 
     train_context_prediction(ContextConfig(data="fashion-mnist"), logger)
-    python -m core.runs.cli fashion_context            (registered in core.experiments.pretext)
+    dlstudio train fashion_context            (registered in core.experiments.pretext)
 
 From an unlabeled picture, take a patch and one of its 8 neighbours on a 3x3 grid; a network
 sees both through one shared feature extractor and predicts from their concatenated features
@@ -9,7 +9,7 @@ where the neighbour lies (8 classes, `NEIGHBOURS`). Knowing that a collar sits a
 needs some idea of what clothes look like, and the extractor learns it without labels. It is the
 trunk of the classifier (core.vision.backbones.SmallCNN's `features`), so its weights transfer
 as they are: the extractor checkpoint keeps the classifier's tensor names, and a classifier run
-starts from it with `init_from` (core.vision.engine.load_extractor).
+starts from it with `init_from` (core.vision.checkpoints.load_extractor).
 
 The paper's safeguards against solving the task without understanding the picture, scaled to
 28x28 pictures (`PatchGeometry`, defaults 6 px patches, 3 px gap, +-1 px jitter):
@@ -33,23 +33,19 @@ from dataclasses import asdict, dataclass, field
 from functools import partial
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from core.config import check_range
 from core.device import pick_device
+from core.optim import create_optimizer
+from core.training import EpochProgress, TrainingStep, seed_everything
 from core.vision.backbones import SmallCNN, create_backbone
-from core.vision.engine import (
-    EXTRACTOR_CHECKPOINT,
-    ImageTrainConfig,
-    LrSchedule,
-    evaluate,
-    prepare_data,
-    report_progress,
-    save_atomic,
-    seed_everything,
-    train_one_epoch,
-)
+from core.vision.checkpoints import EXTRACTOR_CHECKPOINT, save_extractor
+from core.vision.evaluation import evaluate
+from core.vision.schedules import LrSchedule
+from core.vision.train import ImageTrainConfig, prepare_data, train_one_epoch
 
 # (row, column) step from the centre patch to the neighbour of each label, in reading order:
 #   0 1 2
@@ -280,11 +276,9 @@ def train_context_prediction(config: ContextConfig, logger) -> None:
         * config.pairs_per_image
         // min(config.batch_size, len(data.x["train"]))
     )
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
-    )
+    optimizer = create_optimizer("adamw", model.parameters(), config.lr, config.weight_decay)
     schedule = LrSchedule(optimizer, "cosine", config.epochs, steps, warmup_epochs=1)
-    scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
+    step = TrainingStep(model, F.cross_entropy, optimizer, device)
     logger.details(
         device=str(device),
         n_unlabeled=len(data.x["train"]),
@@ -305,15 +299,12 @@ def train_context_prediction(config: ContextConfig, logger) -> None:
             generator=generator,
         )
         train_loss, train_accuracy = train_one_epoch(
-            model,
+            step,
             loader,
-            optimizer,
             schedule,
-            scaler,
             normalize,
-            device,
             None,
-            partial(report_progress, logger, epoch, config.epochs, len(loader)),
+            EpochProgress(logger, epoch, config.epochs, len(loader)),
         )
         metrics = {"train_loss": train_loss, "train_accuracy": train_accuracy}
         for split, (split_pairs, split_labels) in held_out.items():
@@ -325,16 +316,14 @@ def train_context_prediction(config: ContextConfig, logger) -> None:
         }
         if metrics["val_accuracy"] > best_accuracy:
             best_accuracy, best_epoch = metrics["val_accuracy"], epoch
-            save_atomic(
-                {
-                    "extractor": model.extractor_state(),
-                    "backbone": EXTRACTOR_BACKBONE,
-                    "in_chans": channels,
-                    "config": asdict(config),
-                    "epoch": epoch,
-                    "val_accuracy": best_accuracy,
-                },
+            save_extractor(
                 logger.run_dir / EXTRACTOR_CHECKPOINT,
+                model.extractor_state(),
+                EXTRACTOR_BACKBONE,
+                channels,
+                asdict(config),
+                epoch,
+                best_accuracy,
             )
         logger.log_epoch(epoch, metrics)
     logger.artifact("extractor", logger.run_dir / EXTRACTOR_CHECKPOINT)

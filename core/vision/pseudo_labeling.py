@@ -1,8 +1,8 @@
-"""Pseudo-labeling (issue 9): a teacher trained on few labels labels a pool of unlabeled pictures,
-and a student learns from both.
+"""Pseudo-labeling: a teacher trained on few labels labels a pool of unlabeled pictures, and a
+student learns from both.
 
-    python -m core.runs.cli digits_pseudo --label_fraction 0.1 --threshold 0.95
-    python -m core.runs.cli fashion_pseudo --label_fraction 0.5 --top_k 3000 --rounds 2
+    dlstudio train digits_pseudo --label_fraction 0.1 --threshold 0.95
+    dlstudio train fashion_pseudo --label_fraction 0.5 --top_k 3000 --rounds 2
 
 The training split of the usual train/val/test split is cut in two, stratified: a labeled part
 (`label_fraction` of each class: the pictures the supervised experiments keep with that
@@ -11,7 +11,7 @@ training and only score the pseudo-labels afterwards. The val and test splits ar
 supervised experiments' own (same `split_seed`), so the numbers compare on the same test
 pictures.
 
-1. Teacher: the engine's loop (`train_image_classifier`) on the labeled part alone, i.e. the
+1. Teacher: the image training loop (`train_image_classifier`) on the labeled part alone, i.e. the
    supervised baseline with few labels.
 2. The teacher's best checkpoint labels the pool. A pseudo-label is accepted when the teacher's
    probability for it is at least `threshold`; with `top_k`, at most the k most confident of
@@ -39,17 +39,10 @@ import torch
 
 from core.config import check_range
 from core.device import pick_device
-from core.vision.engine import (
-    BEST_CHECKPOINT,
-    LAST_CHECKPOINT,
-    ImageTrainConfig,
-    PreparedData,
-    evaluate,
-    fraction_subset,
-    load_trained_model,
-    prepare_data,
-    train_image_classifier,
-)
+from core.vision.checkpoints import BEST_CHECKPOINT, LAST_CHECKPOINT, load_trained_model
+from core.vision.evaluation import evaluate
+from core.vision.prepared import PreparedData, fraction_subset
+from core.vision.train import ImageTrainConfig, prepare_data, train_image_classifier
 
 
 @dataclass
@@ -303,7 +296,7 @@ def repeat_training_set(data: PreparedData, times: int) -> PreparedData:
 def train_stage(
     config: PseudoLabelConfig, stage: StageLogger, data: PreparedData, n_train: int
 ) -> None:
-    """Train one stage with the engine's loop on `data`'s training split, repeated as
+    """Train one stage with the image training loop on `data`'s training split, repeated as
     `stage_repeats` says."""
     n_stage = len(data.y["train"])
     repeats = stage_repeats(config, n_train, n_stage)

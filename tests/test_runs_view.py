@@ -1,4 +1,5 @@
-"""The launcher's read-side views of the run store: config forms, tables, status lines."""
+"""What the Training tab shows of the run store (core.runs.view): config forms, tables, status
+lines."""
 
 import pandas as pd
 import pytest

@@ -1,8 +1,7 @@
-"""python -m core.embeddings NAME | --list: build one embedding set, or list the built ones."""
+"""`dlstudio embeddings NAME | --list`: build one embedding set, or list the built ones."""
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from core.embeddings import EMBEDDINGS_DIR, RECIPES, list_embedding_sets, load_embedding_set
@@ -10,7 +9,9 @@ from core.embeddings.build import build_embedding_set
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Build or list the embedding data sets.")
+    parser = argparse.ArgumentParser(
+        prog="dlstudio embeddings", description="Build or list the embedding data sets."
+    )
     parser.add_argument("name", nargs="?", choices=sorted(RECIPES), help="the set to (re)build")
     parser.add_argument("--count", type=int, help="number of images (default: the recipe's)")
     parser.add_argument("--out-dir", type=Path, default=EMBEDDINGS_DIR)
@@ -36,7 +37,3 @@ def main(argv: list[str] | None = None) -> int:
         for summary in summaries:
             print(", ".join(f"{key} {value}" for key, value in summary.items()))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
