@@ -13,6 +13,7 @@ stdout and nothing else there; bad input exits with status 2 and the reason on s
 
 import difflib
 import importlib
+import signal
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -167,5 +168,11 @@ def run(verb: Verb, prog: str, argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The console script `dlstudio` (and `python -m core`)."""
+    """The console script `dlstudio` (and `python -m core`).
+
+    As a process of its own (no `argv` given), a closed pipe ends it quietly, as it ends
+    `ls | head`: the reader has what it wanted, so no traceback about the rest.
+    """
+    if argv is None:
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     return run(DLSTUDIO, "dlstudio", sys.argv[1:] if argv is None else list(argv))

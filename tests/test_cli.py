@@ -2,8 +2,10 @@
 `train` verb (`core.runs.cli`): listing, single runs, sweeps, errors, overrides."""
 
 import json
+import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -200,6 +202,26 @@ def test_the_console_script_lists_every_verb_with_its_line_of_help(tmp_path):
     assert listed == [(name, verb.help) for name, verb in VERBS.items()]
     expected = {"train", "classify", "generate", "search", "optimize", "metrics", "quantize"}
     assert expected | {"embeddings", "build-models", "report", "serve"} <= set(VERBS)
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path):
+    """`dlstudio train --list | head -1`: a closed pipe ends the command quietly. The pipe's
+    read end is closed before the command starts, so every write meets the closed pipe."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [DLSTUDIO, "train", "--list"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            cwd=tmp_path,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == -signal.SIGPIPE
 
 
 def test_help_imports_none_of_the_verbs_modules():
