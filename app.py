@@ -4,9 +4,13 @@ Every tab opens with one line saying which model and data it uses and where it r
 (`core.hosting.runtime`). Uploads larger than MAX_UPLOAD_MB are refused by the server before any
 code reads them; each upload input also names the file types it takes, and the code behind it
 checks the content (see docs/deploy.md).
+
+Who sends each event (`tabs.visitor`) is known from the page's visitor controls, made here once
+and handed to every tab whose `build` takes `visitor_controls`.
 """
 
 import argparse
+import inspect
 import os
 
 import gradio as gr
@@ -16,24 +20,44 @@ from core.hosting.spaces import preload_for_zero_gpu
 from core.paths import default_db_path
 from core.runs.jobs import JobRunner
 from core.runs.store import RunStore
-from tabs import classifier, decoding, gradient_descent, metrics, pq_explorer, retrieval, training
+from tabs import (
+    classifier,
+    decoding,
+    gradient_descent,
+    metrics,
+    pq_explorer,
+    retrieval,
+    training,
+    visitor,
+)
 
 STANDALONE_TABS = (classifier, decoding, retrieval, gradient_descent, metrics, pq_explorer)
 MAX_UPLOAD_MB = 50  # any single upload; images are held to 20 MB by core.vision.inputs on top
 
 
 def build_app(runner: JobRunner) -> gr.Blocks:
+    visitor_controls = visitor.controls()
     with gr.Blocks(title="DL Studio") as demo:
         gr.Markdown("# DL Studio\nHands-on deep learning: every tab is a working tool.")
+        visitor.sign_in_button()
         with gr.Tabs():
             for tab in STANDALONE_TABS:
                 with gr.Tab(tab.TITLE):
                     runtime_statement(tab.TOOL)
-                    tab.build()
+                    build_tab(tab, visitor_controls)
             with gr.Tab(training.TITLE):
                 runtime_statement(training.TOOL)
-                training.build(runner)
+                training.build(runner, visitor_controls)
+        visitor.place(demo, visitor_controls)
     return demo
+
+
+def build_tab(tab, visitor_controls: visitor.VisitorControls) -> None:
+    """A tab's `build`, given the page's visitor controls when its events need the visitor."""
+    if "visitor_controls" in inspect.signature(tab.build).parameters:
+        tab.build(visitor_controls=visitor_controls)
+    else:
+        tab.build()
 
 
 def runtime_statement(tool: str) -> gr.Markdown:

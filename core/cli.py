@@ -3,12 +3,18 @@
     dlstudio --help                  the verbs, one line each
     dlstudio VERB --help             that verb's flags
     dlstudio train loan_exp1 --json  (python -m core train loan_exp1 --json is the same)
+    dlstudio --allow-path ~/loans train loan_exp1 --data ~/loans/my.csv --target label
 
 `VERBS` maps a verb to its one-line help and the `module:function` that parses the rest of the
 command line; the module is imported only when its verb runs, so `dlstudio --help` answers
 without loading PyTorch. A verb may have sub-verbs of its own (`report loan`, `metrics roc`),
 found the same way. Every verb keeps its module's contract: `--json` prints one JSON object on
 stdout and nothing else there; bad input exits with status 2 and the reason on stderr.
+
+The files a command reads are confined as in the app (`core.paths.confine`): uploads and the
+data shipped with it. `--allow-path DIR`, given before the verb (as often as needed), opens a
+folder of the terminal user's too, for this command and the processes it starts. A refused path
+ends the command with status 2, the refusal and that hint.
 """
 
 import difflib
@@ -17,9 +23,16 @@ import signal
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.paths import PathRefused, allow_paths
 
 BAD_INPUT = 2  # argparse's status for bad arguments
 HELP_FLAGS = ("-h", "--help")
+ALLOW_PATH = "--allow-path"
+ALLOW_PATH_HINT = (
+    f"from a terminal, `dlstudio {ALLOW_PATH} DIR ...` lets the app read a folder of yours"
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +47,7 @@ class Verb:
     help: str
     target: str | None = None
     verbs: Mapping[str, "Verb"] = field(default_factory=dict)
+    options: str = ""  # lines on the options that come before a sub-verb, for its --help
 
 
 REPORTS = {
@@ -120,7 +134,9 @@ VERBS: dict[str, Verb] = {
 }
 
 DLSTUDIO = Verb(
-    "DL Studio from the command line: every tool of the app, one verb each.", verbs=VERBS
+    "DL Studio from the command line: every tool of the app, one verb each.",
+    verbs=VERBS,
+    options=f"  {ALLOW_PATH} DIR  let the command read files in DIR too (repeatable)",
 )
 
 
@@ -132,10 +148,24 @@ def listing(verb: Verb) -> str:
 
 def usage(verb: Verb, prog: str) -> str:
     """What `PROG --help` prints for a verb that is only a group of sub-verbs."""
+    options = f"options (before the verb):\n{verb.options}\n\n" if verb.options else ""
     return (
         f"usage: {prog} VERB [ARGUMENTS ...]\n\n{verb.help}\n\nverbs:\n{listing(verb)}\n\n"
-        f"`{prog} VERB --help` shows a verb's arguments."
+        f"{options}`{prog} VERB --help` shows a verb's arguments."
     )
+
+
+def take_allowed_paths(argv: list[str]) -> tuple[list[str], list[str]]:
+    """The folders of the leading `--allow-path DIR` (or `--allow-path=DIR`) options, and the
+    arguments after them; ValueError when one names no folder."""
+    folders, rest = [], list(argv)
+    while rest and rest[0].split("=")[0] == ALLOW_PATH:
+        option = rest.pop(0)
+        folder = option.partition("=")[2] if "=" in option else (rest.pop(0) if rest else "")
+        if not folder or not Path(folder).expanduser().is_dir():
+            raise ValueError(f"{ALLOW_PATH} needs a folder, got {folder!r}")
+        folders.append(folder)
+    return folders, rest
 
 
 def load(target: str) -> Callable[[list[str]], int | None]:
@@ -163,7 +193,11 @@ def run(verb: Verb, prog: str, argv: list[str]) -> int:
         return BAD_INPUT
     if verb.verbs and argv[:1] and argv[0] in HELP_FLAGS:  # its sub-verbs, then its own flags
         print(f"{prog} VERB [ARGUMENTS ...], VERB one of:\n{listing(verb)}\n")
-    status = load(verb.target)(argv)
+    try:
+        status = load(verb.target)(argv)
+    except PathRefused as refusal:
+        print(f"error: {refusal}\n{ALLOW_PATH_HINT}", file=sys.stderr)
+        return BAD_INPUT
     return 0 if status is None else status
 
 
@@ -175,4 +209,14 @@ def main(argv: list[str] | None = None) -> int:
     """
     if argv is None:
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    return run(DLSTUDIO, "dlstudio", sys.argv[1:] if argv is None else list(argv))
+    try:
+        folders, rest = take_allowed_paths(sys.argv[1:] if argv is None else list(argv))
+    except ValueError as error:
+        print(
+            f"usage: dlstudio [{ALLOW_PATH} DIR] VERB ...\ndlstudio: error: {error}",
+            file=sys.stderr,
+        )
+        return BAD_INPUT
+    if folders:
+        allow_paths(folders)
+    return run(DLSTUDIO, "dlstudio", rest)

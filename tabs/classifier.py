@@ -1,11 +1,18 @@
-"""Classifier tab: draw a digit or show an animal photo; a shipped or trained ONNX model answers."""
+"""Classifier tab: draw a digit or show an animal photo; a shipped or trained ONNX model answers.
+
+A model trained in the Training tab (`run:ID`) is listed and served only to the visitor who may
+use it (`tabs.visitor`): its owner, or everyone once it is shared or when it is a reference run.
+A model is chosen by name (a shipped model or `run:ID`), never by a file path.
+"""
 
 import gradio as gr
 
-from core.paths import REPO_ROOT
+from core.paths import REPO_ROOT, redact_paths
 from core.serving.onnx import MODELS_DIR, ModelCard, ModelFileError, list_models
 from core.serving.run_models import RUN_PREFIX, list_run_models, load_any_model
+from core.sharing.visitors import Visitor
 from core.vision.inputs import ImageInputError, drawing_to_image, load_image
+from tabs.visitor import VisitorControls, handler
 
 TITLE = "Classifier"
 TOOL = "classifier"  # its runtime statement's key in core.hosting.runtime
@@ -35,29 +42,50 @@ def card_markdown(card: ModelCard) -> str:
     )
 
 
-def model_card(choice: str) -> str:
+def checked_choice(choice: str | None) -> str:
+    """`choice` when it names a model (shipped, or `run:ID`); a UI error for anything else, such
+    as a file path an API client sends."""
+    choice = str(choice or "")
+    if choice in list_models() or choice.startswith(RUN_PREFIX):
+        return choice
+    raise gr.Error("Choose a model from the list: a shipped model or one of your trained runs.")
+
+
+def model_failure(error: Exception) -> gr.Error:
+    """A UI error in the serving code's words, with any server path cut to the file's name."""
+    return gr.Error(redact_paths(str(error.args[0])))
+
+
+def model_card(visitor: Visitor, choice: str) -> str:
     """The chosen model's card. A shipped card is read from its JSON alone (the ONNX session is
     created at the first prediction); a run's model is exported to ONNX here, once."""
+    choice = checked_choice(choice)
     if not choice.startswith(RUN_PREFIX):
         return card_markdown(ModelCard.load(MODELS_DIR / f"{choice}.json"))
     try:
-        return card_markdown(load_any_model(choice).card)
-    except (KeyError, ValueError) as error:
-        raise gr.Error(error.args[0]) from None
+        return card_markdown(load_any_model(choice, visitor=visitor).card)
+    except (KeyError, PermissionError, ValueError) as error:
+        raise model_failure(error) from None
 
 
-def model_choices(shipped_name: str, kinds: tuple[str, ...]) -> list[tuple[str, str]]:
-    """The shipped model first, then the run store's trained models that take these inputs."""
-    runs = [model for model in list_run_models() if model.input_kind in kinds]
-    return [(f"{shipped_name} (shipped)", shipped_name)] + [(m.label, m.key) for m in runs]
+def shipped_choice(shipped_name: str) -> tuple[str, str]:
+    return f"{shipped_name} (shipped)", shipped_name
 
 
-def top_classes(choice: str, to_image, value) -> dict[str, float]:
+def model_choices(visitor: Visitor, shipped_name: str, kinds: tuple[str, ...]) -> gr.Dropdown:
+    """The shipped model first, then the trained models `visitor` may use that take these
+    inputs."""
+    runs = [model for model in list_run_models(visitor=visitor) if model.input_kind in kinds]
+    return gr.Dropdown(choices=[shipped_choice(shipped_name)] + [(m.label, m.key) for m in runs])
+
+
+def top_classes(visitor: Visitor, choice: str, to_image, value) -> dict[str, float]:
     """The model's top classes for a user's input, or a UI error that says what is wrong."""
+    choice = checked_choice(choice)
     try:
-        return dict(load_any_model(choice).top_k(to_image(value), k=TOP_K))
-    except (ImageInputError, KeyError, ValueError, ModelFileError) as error:
-        raise gr.Error(error.args[0]) from None
+        return dict(load_any_model(choice, visitor=visitor).top_k(to_image(value), k=TOP_K))
+    except (ImageInputError, KeyError, PermissionError, ValueError, ModelFileError) as error:
+        raise model_failure(error) from None
 
 
 def shipped(model_name: str, heading: str) -> bool:
@@ -71,11 +99,16 @@ def shipped(model_name: str, heading: str) -> bool:
     return False
 
 
-def model_picker(shipped_name: str, kinds: tuple[str, ...], elem_id: str) -> gr.Dropdown:
-    """A model choice (shipped or trained in the run store), a refresh button and the card."""
+def model_picker(
+    shipped_name: str, kinds: tuple[str, ...], elem_id: str, visitor: VisitorControls
+) -> gr.Dropdown:
+    """A model choice (shipped or trained in the run store), a refresh button and the card.
+
+    The page is built before any visitor comes, so it lists the shipped model alone; the refresh
+    button adds the visitor's trained ones."""
     with gr.Row():
         picker = gr.Dropdown(
-            model_choices(shipped_name, kinds),
+            [shipped_choice(shipped_name)],
             value=shipped_name,
             label="Model",
             info="the shipped model, or one you trained in the Training tab",
@@ -84,18 +117,28 @@ def model_picker(shipped_name: str, kinds: tuple[str, ...], elem_id: str) -> gr.
         )
         refresh = gr.Button("Refresh list", size="sm", scale=1, elem_id=f"{elem_id}-refresh")
     with gr.Accordion("Model card", open=False, elem_id=f"{elem_id}-card-box"):
-        card = gr.Markdown(model_card(shipped_name), elem_id=f"{elem_id}-card")
+        card = gr.Markdown(
+            card_markdown(ModelCard.load(MODELS_DIR / f"{shipped_name}.json")),
+            elem_id=f"{elem_id}-card",
+        )
+    api_prefix = elem_id.replace("-", "_")
+
+    def refreshed(who: Visitor) -> gr.Dropdown:
+        return model_choices(who, shipped_name, kinds)
+
     refresh.click(
-        lambda: gr.Dropdown(choices=model_choices(shipped_name, kinds)),
-        None,
+        handler(refreshed),
+        visitor.inputs,
         picker,
-        api_name=f"{elem_id.replace('-', '_')}_refresh",
+        api_name=f"{api_prefix}_refresh",
     )
-    picker.change(model_card, picker, card, api_name=f"{elem_id.replace('-', '_')}_card")
+    picker.change(
+        handler(model_card), [picker, *visitor.inputs], card, api_name=f"{api_prefix}_card"
+    )
     return picker
 
 
-def digits_panel() -> None:
+def digits_panel(visitor: VisitorControls) -> None:
     if not shipped("digits", "Draw a digit"):
         return
     sketch = gr.Sketchpad(
@@ -110,16 +153,16 @@ def digits_panel() -> None:
     )
     button = gr.Button("Recognise", variant="primary", elem_id="recognise-digit")
     label = gr.Label(num_top_classes=TOP_K, label="Digit", elem_id="digit-label")
-    picker = model_picker("digits", ("digit",), "digit-model")
+    picker = model_picker("digits", ("digit",), "digit-model", visitor)
 
-    def recognise(drawing: dict | None, choice: str):
+    def recognise(who: Visitor, drawing: dict | None, choice: str):
         """Gets the drawing's files unopened (preprocess=False), like the photo below."""
         composite = (drawing or {}).get("composite")
-        return top_classes(choice, drawing_to_image, composite and composite["path"])
+        return top_classes(who, choice, drawing_to_image, composite and composite["path"])
 
     button.click(
-        recognise,
-        [sketch, picker],
+        handler(recognise),
+        [sketch, picker, *visitor.inputs],
         label,
         api_name="recognise_digit",
         preprocess=False,
@@ -127,7 +170,7 @@ def digits_panel() -> None:
     )
 
 
-def animals_panel() -> None:
+def animals_panel(visitor: VisitorControls) -> None:
     if not shipped("animals", "Cat, dog or wild?"):
         return
     photo = gr.Image(
@@ -139,19 +182,19 @@ def animals_panel() -> None:
     gr.Examples(EXAMPLES, inputs=photo, label="Examples (two cats, a dog, a cheetah, a lion)")
     button = gr.Button("Classify", variant="primary", elem_id="classify-animal")
     label = gr.Label(num_top_classes=TOP_K, label="Animal", elem_id="animal-label")
-    picker = model_picker("animals", ("rgb", "gray"), "photo-model")
+    picker = model_picker("animals", ("rgb", "gray"), "photo-model", visitor)
 
-    def classify(photo_file: dict | None, choice: str):
+    def classify(who: Visitor, photo_file: dict | None, choice: str):
         """Gets the uploaded file unopened (preprocess=False): core.vision.inputs alone decodes it,
         with its format list and pixel limit, so a hostile file gets a plain-words refusal
         (Gradio's own decoding would fail first, with a message that names nothing)."""
         if photo_file is None:
             raise gr.Error("Upload a photo, take one with the webcam, or pick an example first.")
-        return top_classes(choice, load_image, photo_file["path"])
+        return top_classes(who, choice, load_image, photo_file["path"])
 
     button.click(
-        classify,
-        [photo, picker],
+        handler(classify),
+        [photo, picker, *visitor.inputs],
         label,
         api_name="classify_animal",
         preprocess=False,
@@ -159,7 +202,7 @@ def animals_panel() -> None:
     )
 
 
-def build() -> None:
+def build(visitor_controls: VisitorControls) -> None:
     gr.Markdown(
         "Two ONNX models served by ONNX Runtime: a digit recogniser for your drawings and an "
         "animal-face classifier (cat / dog / wild) for photos. The cards say what each was "
@@ -168,6 +211,6 @@ def build() -> None:
     )
     with gr.Row():
         with gr.Column():
-            digits_panel()
+            digits_panel(visitor_controls)
         with gr.Column():
-            animals_panel()
+            animals_panel(visitor_controls)

@@ -25,7 +25,12 @@ from core.metrics import (
     significance,
     view,
 )
+from core.metrics.bootstrap import check_budget
 from core.metrics.crowd import simulate_crowd
+from core.sharing import heavy
+from core.sharing.limits import HostLimits
+from tabs import heavy_events
+from tabs.heavy_events import count_heavy
 
 TITLE = "Metrics"
 TOOL = "metrics"  # its runtime statement's key in core.hosting.runtime
@@ -94,15 +99,46 @@ def binary_columns(data: pd.DataFrame):
 # --- Binary metrics ---------------------------------------------------------------------------
 
 
-@explained
-def binary_outputs(data, threshold, beta, resamples, level):
-    report = binary.binary_report(*binary_columns(data), threshold, beta, int(resamples), level)
+def binary_outputs(data, threshold, beta, resamples, level, intervals=binary.binary_report):
+    """The metrics table and notes; `intervals` computes the report (in the heavy worker when
+    the handler is the heavy event)."""
+    y_true, y_score = binary_columns(data)
+    report = intervals(y_true, y_score, threshold, beta, int(resamples), level)
     c = report.confusion
     counts = (
         f"**{report.n} rows, {report.positives} positive.** At threshold {threshold:g}: "
         f"TP {c.tp:g}, FP {c.fp:g}, FN {c.fn:g}, TN {c.tn:g}."
     )
     return report.table(), "\n\n".join([counts, *report.notes])
+
+
+@explained
+def binary_point_outputs(data, threshold, beta, resamples, level):
+    """The light event: every metric at once, without intervals (a bootstrap over the budget
+    is refused here); the heavy event that follows adds the intervals."""
+    table, notes = binary_outputs(data, threshold, beta, 0, level)
+    check_budget(len(data), int(resamples))
+    if int(resamples) > 0:
+        notes += f"\n\nComputing the intervals ({int(resamples):,} bootstrap resamples) ..."
+    return table, notes
+
+
+@explained
+def binary_interval_outputs(data, threshold, beta, resamples, level, request: gr.Request):
+    """The heavy event: the bootstrap intervals, computed in the low-priority worker."""
+    if int(resamples) == 0:
+        return gr.skip(), gr.skip()
+    count_heavy(request)
+    try:
+        return binary_outputs(data, threshold, beta, resamples, level, in_worker)
+    except heavy.WorkerStopped as error:
+        raise ValueError(str(error)) from None
+
+
+def in_worker(*args):
+    """`binary.binary_report(*args)` in the heavy worker (its arguments are arrays and numbers,
+    which pickle)."""
+    return heavy.run(binary.binary_report, *args)
 
 
 def binary_panel() -> gr.Dataframe:
@@ -113,6 +149,7 @@ def binary_panel() -> gr.Dataframe:
     )
     sample = pd.read_csv(inputs.EXAMPLES_DIR / "scores.csv")
     first = binary_outputs(sample, 0.5, 2.0, 1000, 0.95)
+    budget = HostLimits.from_env().bootstrap_budget
     with gr.Row():
         with gr.Column(scale=2):
             table = gr.Dataframe(
@@ -132,7 +169,15 @@ def binary_panel() -> gr.Dataframe:
                 )
                 beta = gr.Number(2.0, label="beta of F-beta", minimum=0.01, elem_id="binary-beta")
             with gr.Row():
-                resamples = gr.Slider(0, 2000, 1000, step=100, label="bootstrap resamples")
+                resamples = gr.Slider(
+                    0,
+                    2000,
+                    1000,
+                    step=100,
+                    label="bootstrap resamples",
+                    info=f"this server bootstraps at most {budget:,} rows x resamples",
+                    elem_id="binary-resamples",
+                )
                 level = gr.Slider(0.5, 0.99, 0.95, step=0.01, label="confidence level")
             button = gr.Button("Compute", variant="primary", elem_id="binary-compute")
             result = gr.Dataframe(
@@ -140,12 +185,15 @@ def binary_panel() -> gr.Dataframe:
             )
             notes = gr.Markdown(first[1], elem_id="binary-notes")
     upload.upload(csv_loader(["y_true", "y_score"]), upload, table, api_name="binary_csv")
+    settings = [table, threshold, beta, resamples, level]
     button.click(
-        binary_outputs,
-        [table, threshold, beta, resamples, level],
+        binary_point_outputs, settings, [result, notes], api_name="binary_metrics"
+    ).success(
+        binary_interval_outputs,
+        settings,
         [result, notes],
-        api_name="binary_metrics",
-        concurrency_limit=1,  # a bootstrap keeps a core busy for a second: one at a time
+        api_name="binary_intervals",
+        **heavy_events.EVENT,  # a bootstrap keeps a core busy for seconds: not in light slots
     )
     return table
 

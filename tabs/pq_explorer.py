@@ -1,6 +1,6 @@
 """PQ explorer tab: product quantization of the model's embeddings, and the optimal M = D case."""
 
-from pathlib import Path
+import math
 
 import gradio as gr
 import numpy as np
@@ -14,9 +14,9 @@ from core.pq.evaluate import (
     compare_at_equal_bits,
     divisors,
     evaluate,
-    load_vectors,
     mse_curves,
-    read_npy,
+    named_vectors,
+    read_uploaded_vectors,
 )
 from core.pq.product import METHODS, ProductQuantizer
 
@@ -24,7 +24,6 @@ TITLE = "PQ explorer"
 TOOL = "pq_explorer"  # its runtime statement's key in core.hosting.runtime
 UPLOAD = "upload"
 FIRST = "fashion-lite0"
-MAX_UPLOAD_VECTORS, MAX_UPLOAD_DIM = 5000, 1024  # keeps recall@10 (N^2 distances) interactive
 
 WHY = """
 **Why PQ wins at equal bits.** With M = D every component gets its own levels, so the
@@ -50,23 +49,10 @@ def set_choices() -> list[tuple[str, str]]:
     ]
 
 
-def read_upload(path: str | None) -> np.ndarray:
-    """An uploaded .npy as checked vectors, within the sizes the tab can handle quickly."""
-    if path is None:
-        raise VectorInputError("Upload a .npy file first (a 2-D float array, vectors x dims).")
-    vectors = read_npy(Path(path))
-    if len(vectors) > MAX_UPLOAD_VECTORS or vectors.shape[1] > MAX_UPLOAD_DIM:
-        raise VectorInputError(
-            f"{Path(path).name} holds {vectors.shape[0]} x {vectors.shape[1]}: the explorer "
-            f"takes at most {MAX_UPLOAD_VECTORS} vectors of at most {MAX_UPLOAD_DIM} dims "
-            "(the command line has no limit: dlstudio quantize FILE.npy ...)"
-        )
-    return vectors
-
-
 def vectors_of(source: str, upload: str | None) -> np.ndarray:
+    """The chosen set: a shipped one by name, or the visitor's upload."""
     try:
-        return read_upload(upload) if source == UPLOAD else load_vectors(source)
+        return read_uploaded_vectors(upload) if source == UPLOAD else named_vectors(source)
     except VectorInputError as error:
         raise gr.Error(str(error)) from None
 
@@ -95,7 +81,7 @@ def controls_for(source: str, vectors: np.ndarray):
     return (
         describe(source, vectors),
         dim,
-        gr.update(maximum=dim - 1, value=0),
+        _part_slider(dim),
         gr.update(choices=choices, value=choices[1]),
         None,
     )
@@ -113,7 +99,7 @@ def uploaded(upload: str | None):
     if upload is None:
         return (gr.skip(),) * 7
     try:
-        vectors = read_upload(upload)
+        vectors = read_uploaded_vectors(upload)
     except VectorInputError as error:
         gr.Warning(str(error))
         return None, *(gr.skip(),) * 6
@@ -124,19 +110,23 @@ def quantize(source: str, upload: str | None, m: float, bits: float, method: str
     """Fit and measure one quantizer; its figure shows the first component or sub-space."""
     vectors = vectors_of(source, upload)
     try:
-        evaluation = evaluate(vectors, _whole(m, "M"), int(bits), method)
+        evaluation = evaluate(vectors, _whole(m, "M"), _whole(bits, "bits per code"), method)
     except VectorInputError as error:
         raise gr.Error(str(error)) from None
     figure = _part_figure(vectors, evaluation.quantizer, 0)
-    limit = evaluation.m - 1
-    slider = gr.update(maximum=limit, value=0)
+    slider = _part_slider(evaluation.m)
     return view.evaluation_markdown(evaluation), figure, slider, evaluation.quantizer
 
 
-def show_part(source: str, upload: str | None, quantizer: ProductQuantizer | None, part: float):
-    if quantizer is None:
+def show_part(
+    source: str, upload: str | None, quantizer: ProductQuantizer | None, part: float | None
+):
+    """The fitted quantizer's figure for one component or sub-space (none before a fit, or
+    when the chosen set has changed under it)."""
+    vectors = vectors_of(source, upload)
+    if quantizer is None or part is None or quantizer.dim != vectors.shape[1]:
         return gr.skip()
-    return _part_figure(vectors_of(source, upload), quantizer, min(int(part), quantizer.m - 1))
+    return _part_figure(vectors, quantizer, min(max(int(part), 0), quantizer.m - 1))
 
 
 def curves(source: str, upload: str | None):
@@ -146,14 +136,22 @@ def curves(source: str, upload: str | None):
 
 def compare(source: str, upload: str | None, bits_per_vector: float):
     try:
-        rows = compare_at_equal_bits(vectors_of(source, upload), int(bits_per_vector))
+        bits = _whole(bits_per_vector, "bits per vector")
+        rows = compare_at_equal_bits(vectors_of(source, upload), bits)
     except VectorInputError as error:
         raise gr.Error(str(error)) from None
     return view.comparison_markdown(rows), view.comparison_table(rows)
 
 
+def _part_slider(parts: int):
+    """The part slider over `parts` components or sub-spaces; a slider needs a range, so with
+    one part it spans 0-1 and is locked at 0."""
+    return gr.update(maximum=max(parts - 1, 1), value=0, interactive=parts > 1)
+
+
 def _whole(value: float | None, name: str) -> int:
-    if value is None or value != int(value):
+    """A control's value as a whole number, or a plain refusal (blank, fractional, infinite)."""
+    if value is None or not math.isfinite(value) or value != int(value):
         raise gr.Error(f"{name} must be a whole number, not {value}")
     return int(value)
 
@@ -177,7 +175,7 @@ def build() -> None:
         "quantizer is fitted on 80 % of the vectors and its MSE measured on the other 20 % too; "
         "recall@10 compares asymmetric-distance search over the codes with exact search."
     )
-    first = load_vectors(FIRST)
+    first = named_vectors(FIRST)
     first_dim = first.shape[1]
     with gr.Row():
         with gr.Column(scale=1, min_width=320):

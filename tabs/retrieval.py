@@ -6,10 +6,21 @@ import gradio as gr
 import pandas as pd
 import plotly.express as px
 
-from core.retrieval.corpus import SHIPPED_CORPUS, Corpus, CorpusError, load_corpus
+from core.retrieval.corpus import SHIPPED_CORPUS, Corpus, load_hub_file, load_upload
 from core.retrieval.registry import DESCRIPTIONS, RETRIEVERS
-from core.retrieval.search import DEFAULT_RETRIEVER, PROTOCOL, cached_corpus, evaluate, search
+from core.retrieval.search import (
+    DEFAULT_RETRIEVER,
+    PROTOCOL,
+    cached_corpus,
+    evaluate,
+    prepare,
+    search,
+)
 from core.retrieval.text import term_spans
+from core.sharing.heavy import WorkerStopped
+from core.sharing.limits import HostLimits
+from tabs import heavy_events
+from tabs.heavy_events import count_heavy
 
 TITLE = "Retrieval"
 TOOL = "retrieval"  # its runtime statement's key in core.hosting.runtime
@@ -63,7 +74,7 @@ def run_search(query: str, retriever: str, collection: str, k: float, corpus: Co
     """The hits as HTML with the query's words marked, or the reason there are none."""
     try:
         result = search(query, retriever, int(k), corpus, chosen(collection))
-    except ValueError as error:
+    except (ValueError, WorkerStopped) as error:
         return note_html(str(error))
     if not result["hits"]:
         return note_html(result["note"])
@@ -75,7 +86,7 @@ def run_evaluation(collection: str, corpus: Corpus | None):
     """The metrics table of every retriever and its bar chart."""
     try:
         result = evaluate(None, corpus, chosen(collection))
-    except ValueError as error:
+    except (ValueError, WorkerStopped) as error:
         raise gr.Error(str(error)) from None
     rows = [
         {"collection": report["collection"], "retriever": name}
@@ -102,23 +113,32 @@ def run_evaluation(collection: str, corpus: Corpus | None):
     return table, figure, f"{sizes}.\n\n*Protocol:* {PROTOCOL}."
 
 
-def upload_corpus(path: str | None, current: Corpus | None):
-    """Read an uploaded CSV / JSONL (or an hf://datasets/... file); on error keep the current
-    corpus and say why."""
-    if not path:
+def load_visitor_corpus(load, source: str | None, current: Corpus | None, request: gr.Request):
+    """Load a visitor's corpus with `load` (an upload or a hub file) and fit every retriever on
+    it (its answers embedded in the heavy worker); on error keep the current corpus and say
+    why."""
+    if not source:
         return current, gr.update(), gr.update()
     try:
-        corpus = load_corpus(path)
-    except CorpusError as error:
+        count_heavy(request)
+        corpus = load(source)
+        prepare(corpus)
+    except (ValueError, WorkerStopped) as error:
         gr.Warning(str(error))
         return current, f"**Not loaded:** {error}", gr.update()
     names = collection_choices(corpus)
-    status = (
-        f"Searching **{corpus.name}**: {len(corpus)} question-answer pairs. The dense and "
-        "hybrid retrievers embed every answer at their first use (about a second per ten "
-        "answers on a CPU)."
-    )
+    status = f"Searching **{corpus.name}**: {len(corpus)} question-answer pairs."
     return corpus, status, gr.Dropdown(choices=names, value=names[0])
+
+
+def upload_corpus(path: str | None, current: Corpus | None, request: gr.Request):
+    """An uploaded CSV / JSONL file."""
+    return load_visitor_corpus(load_upload, path, current, request)
+
+
+def hub_corpus(spec: str | None, current: Corpus | None, request: gr.Request):
+    """A file of a Hugging Face dataset, named hf://datasets/OWNER/NAME/FILE."""
+    return load_visitor_corpus(load_hub_file, spec, current, request)
 
 
 def reset_corpus():
@@ -158,7 +178,10 @@ def build() -> None:
     with gr.Accordion("Your own corpus: a CSV or JSONL of question-answer pairs", open=False):
         gr.Markdown(
             "Columns (CSV) or keys (JSONL): `question`, `answer`, optionally `id` (unique) and "
-            "`collection`. Search and evaluation then use your corpus."
+            "`collection`; at most "
+            f"{HostLimits.from_env().upload_answers:,} question-answer pairs. Loading embeds "
+            "every answer for the dense and hybrid retrievers (about a second per ten answers "
+            "on a CPU); search and evaluation then use your corpus."
         )
         upload = gr.File(
             file_types=[".csv", ".jsonl"], label="Corpus file", elem_id="retrieval-upload"
@@ -190,12 +213,14 @@ def build() -> None:
         [upload, corpus],
         [corpus, corpus_status, collection],
         api_name="retrieval_upload",
+        **heavy_events.EVENT,
     )
     hub_load.click(
-        upload_corpus,
+        hub_corpus,
         [hub_file, corpus],
         [corpus, corpus_status, collection],
         api_name="retrieval_load_hub_file",
+        **heavy_events.EVENT,
     )
     reset.click(
         reset_corpus, None, [corpus, corpus_status, collection, upload], api_name="retrieval_reset"
@@ -205,4 +230,5 @@ def build() -> None:
         [collection, corpus],
         [table, chart, evaluation_note],
         api_name="retrieval_evaluate",
+        **heavy_events.EVENT,
     )

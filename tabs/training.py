@@ -1,28 +1,43 @@
 """Training launcher: pick an experiment, edit its config, launch runs or sweeps, watch, compare.
 
 Four panels: the launch panel (experiment, config form, own CSV, sweep grid), the live panel
-(the current run's status and curves), the runs panel (every stored run, filters, a comparison)
-and the sweeps panel (one sweep's points and the best). Each panel lays out its components and
-wires the events that stay inside it; `build` places the panels and wires the events between
-them: launching, cancelling and the one-second timer that redraws what changed in the store.
+(the current run's status, curves, and its name, sharing and deletion), the runs panel (the
+visitor's runs, filters, a comparison) and the sweeps panel (one sweep's points and the best).
+Each panel lays out its components and wires the events that stay inside it; `build` places the
+panels and wires the events between them: launching, cancelling and the one-second timer that
+redraws what changed in the store.
+
+A run belongs to the visitor who launched it (`tabs.visitor`): a visitor sees their own runs and
+the reference runs (in class mode everyone's, read-only), and only its owner (or an admin)
+cancels, renames, shares or deletes it. Nothing in the tab names a server path.
 """
 
-import functools
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import gradio as gr
 
 from core.experiments import get_experiment, list_experiments
+from core.paths import upload_name
 from core.runs import view
+from core.runs.access import can_see, visible_owners
 from core.runs.jobs import JobRunner
-from core.runs.store import STATUSES, RunStore, RunStoreFullError
+from core.runs.store import MAX_NAME_CHARS, STATUSES, Run, RunStore, RunStoreFullError
 from core.runs.sweeps import format_grid, parse_grid
+from core.sharing.limits import HostLimits
+from core.sharing.visitors import Visitor
 from core.tabular.data import import_csv
+from tabs.visitor import VisitorControls, handler
 
 TITLE = "Training"
 TOOL = "training"  # its runtime statement's key in core.hosting.runtime
 ALL = "all"
 FIRST_EXPERIMENT = "loan_exp1"  # quick (seconds on a CPU), so a first visit sees a whole run
+RECOVERED_NOTICE = (
+    "⚠️ The run store was damaged and has been set aside; training starts with an empty store. "
+    "The damaged file is kept for the host."
+)
+REFUSED = (KeyError, PermissionError, ValueError)  # what the runner says no with, in plain words
 
 
 # --- Plain functions behind the events ---------------------------------------------------------
@@ -51,91 +66,184 @@ def upload_csv(path, form):
         gr.Warning(str(error))
         return form, gr.update(), None  # clear the upload so another file can be dropped
     gr.Info(f"Kept {kept.name}: {len(columns)} columns. Choose the target column.")
-    return with_form_value(form, "data", str(kept)), gr.update(choices=columns, value=None), path
+    return (
+        with_form_value(form, "data", upload_name(kept)),
+        gr.update(choices=columns, value=None),
+        path,
+    )
 
 
-def launch(runner: JobRunner, name: str, form):
+def refusal(what: str, error: Exception) -> gr.Error:
+    """A UI error that says what was not done and why (the runner's words)."""
+    return gr.Error(f"{what}: {error.args[0]}")
+
+
+def launch(runner: JobRunner, visitor: Visitor, name: str, form):
     """Queue one run of the experiment with the form's config: its id and first status line."""
     try:
-        run_id = runner.submit(name, view.form_values(form))
+        run_id = runner.submit(name, view.form_values(form), owner=visitor)
     except (KeyError, ValueError, RunStoreFullError) as error:
-        raise gr.Error(f"Not launched: {error.args[0]}") from None
+        raise refusal("Not launched", error) from None
     return run_id, view.status_text(runner.store, run_id)
 
 
-def launch_sweep(runner: JobRunner, name: str, form, grid_text: str):
+def launch_sweep(runner: JobRunner, visitor: Visitor, name: str, form, grid_text: str):
     """Queue one run per grid point; the first becomes the current run, the sweep is shown."""
     try:
         grid = parse_grid(grid_text)
-        sweep_id, run_ids = runner.submit_sweep(name, view.form_values(form), grid)
+        sweep_id, run_ids = runner.submit_sweep(name, view.form_values(form), grid, owner=visitor)
     except (KeyError, ValueError, RunStoreFullError) as error:
-        raise gr.Error(f"Sweep not launched: {error.args[0]}") from None
+        raise refusal("Sweep not launched", error) from None
     gr.Info(f"Sweep {sweep_id}: {len(run_ids)} runs queued.")
-    sweeps = gr.update(choices=view.sweep_ids(runner.store), value=sweep_id)
+    owners = visible_owners(visitor, runner.limits)
+    sweeps = gr.update(choices=view.sweep_ids(runner.store, owners), value=sweep_id)
     return run_ids[0], sweeps, gr.Accordion(open=True)
 
 
-def cancel(runner: JobRunner, run_id) -> None:
-    if run_id is None or not runner.cancel(int(run_id)):
+def cancel(runner: JobRunner, visitor: Visitor, run_id) -> None:
+    """Stop the current run (its owner or an admin only)."""
+    if run_id is None:
+        raise gr.Error("There is no queued or running run to cancel.")
+    try:
+        cancelled = runner.cancel(int(run_id), visitor)
+    except REFUSED as error:
+        raise refusal("Not cancelled", error) from None
+    if not cancelled:
         raise gr.Error("There is no queued or running run to cancel.")
     gr.Info(f"Run {run_id} will stop after its current step.")
 
 
-def run_choices(store: RunStore) -> list[tuple[str, int]]:
-    """Every stored run as a choice of the comparison: label and status, newest first."""
-    return [(f"{view.run_label(run)} ({run.status})", run.id) for run in store.list()]
+def rename(runner: JobRunner, visitor: Visitor, run_id, name: str) -> str:
+    """Give the current run a name (its owner or an admin only); its new status line."""
+    if run_id is None:
+        raise gr.Error("Launch or choose a run first.")
+    try:
+        runner.rename(int(run_id), name, visitor)
+    except REFUSED as error:
+        raise refusal("Not renamed", error) from None
+    return view.status_text(runner.store, int(run_id))
 
 
-def refresh(store: RunStore, run_id, experiment_filter: str, status_filter: str, known: list):
-    """The timer's redraw: the current run's status and curves, the runs table, and the
-    comparison's choices only when a run was added or changed status (no flicker meanwhile)."""
+def share(runner: JobRunner, visitor: Visitor, run_id, shared: bool) -> str:
+    """Let every visitor use the current run's trained model, or stop (owner or admin only)."""
+    if run_id is None:
+        raise gr.Error("Launch or choose a run first.")
+    try:
+        runner.share(int(run_id), bool(shared), visitor)
+    except REFUSED as error:
+        raise refusal("Sharing not changed", error) from None
+    return view.status_text(runner.store, int(run_id))
+
+
+def delete(runner: JobRunner, visitor: Visitor, run_id):
+    """Delete the current run with its files (owner or admin only); no run is current after."""
+    if run_id is None:
+        raise gr.Error("Launch or choose a run first.")
+    try:
+        runner.delete(int(run_id), visitor)
+    except REFUSED as error:
+        raise refusal("Not deleted", error) from None
+    gr.Info(f"Run {run_id} deleted.")
+    return None, f"Run {run_id} was deleted."
+
+
+def visible_run(store: RunStore, limits: HostLimits, visitor: Visitor, run_id: int) -> Run:
+    """The run, when `visitor` may see it; KeyError as for a missing run otherwise."""
+    run = store.get(run_id)
+    if not can_see(visitor, run, limits):
+        raise KeyError(f"no run with id {run_id}")
+    return run
+
+
+def show_run(runner: JobRunner, visitor: Visitor, run_id):
+    """The name and sharing of the run just made current, for its controls."""
+    if run_id is None:
+        return "", False
+    try:
+        run = visible_run(runner.store, runner.limits, visitor, int(run_id))
+    except KeyError:
+        return "", False
+    return run.name, run.shared
+
+
+def run_choices(store: RunStore, owners: Collection[str] | None) -> list[tuple[str, int]]:
+    """The runs of `owners` as choices of the comparison: label and status, newest first."""
+    return [(f"{view.run_label(run)} ({run.status})", run.id) for run in store.list(owners=owners)]
+
+
+def refresh(runner: JobRunner, visitor: Visitor, run_id, experiment_filter, status_filter, known):
+    """The timer's redraw: the current run's status and curves, the visitor's runs table, and
+    the comparison's and sweeps' choices only when a run was added or changed status (no
+    flicker meanwhile)."""
+    store = runner.store
+    owners = visible_owners(visitor, runner.limits)
     table = view.runs_table(
         store,
         None if experiment_filter == ALL else experiment_filter,
         None if status_filter == ALL else status_filter,
+        owners=owners,
     )
-    choices = run_choices(store)
-    compare_update = gr.skip() if choices == known else gr.update(choices=choices)
+    choices = run_choices(store, owners)
+    if choices == known:
+        compare_update = sweeps_update = gr.skip()
+    else:
+        compare_update = gr.update(choices=choices)
+        sweeps_update = gr.update(choices=view.sweep_ids(store, owners))
+    lists = (table, compare_update, sweeps_update, choices)
     if run_id is None:
-        return gr.skip(), gr.skip(), gr.skip(), table, compare_update, choices
-    run_ids = [int(run_id)]
-    metric = get_experiment(store.get(int(run_id)).experiment).metric
+        return gr.skip(), gr.skip(), gr.skip(), *lists
+    try:
+        run = visible_run(store, runner.limits, visitor, int(run_id))
+    except KeyError:
+        return f"There is no run {int(run_id)} among the runs you can see.", None, None, *lists
+    metric = get_experiment(run.experiment).metric
     return (
-        view.status_text(store, int(run_id)),
-        view.curves(store, run_ids, "loss"),
-        view.curves(store, run_ids, metric),
-        table,
-        compare_update,
-        choices,
+        view.status_text(store, run.id),
+        view.curves(store, [run.id], "loss"),
+        view.curves(store, [run.id], metric),
+        *lists,
     )
 
 
-def compare_runs(store: RunStore, run_ids: list[int], quantity: str):
+def compare_runs(runner: JobRunner, visitor: Visitor, run_ids: list[int], quantity: str):
     """The chosen runs' curves (train and test) on one figure, and their summary table."""
     if not run_ids:
         return None, gr.update(value=None)
+    try:
+        for run_id in run_ids:
+            visible_run(runner.store, runner.limits, visitor, int(run_id))
+    except KeyError as error:
+        raise refusal("Not compared", error) from None
     return (
-        view.curves(store, run_ids, quantity, splits=("train", "test")),
-        view.summary_table(store, run_ids),
+        view.curves(runner.store, run_ids, quantity, splits=("train", "test")),
+        view.summary_table(runner.store, run_ids),
     )
 
 
-def show_sweep(store: RunStore, sweep_id: str | None):
+def visible_sweep(runner: JobRunner, visitor: Visitor, sweep_id: str) -> bool:
+    """Whether `visitor` sees the sweep's runs (a sweep's runs all have its launcher as owner)."""
+    owners = visible_owners(visitor, runner.limits)
+    return bool(runner.store.list(sweep_id=sweep_id, owners=owners, limit=1))
+
+
+def show_sweep(runner: JobRunner, visitor: Visitor, sweep_id: str | None):
     """The sweep's chosen point, its table and figure, and the statuses they were drawn at."""
     if not sweep_id:
         return "", None, None, []
-    table, figure, choice = view.sweep_view(store, sweep_id)
+    if not visible_sweep(runner, visitor, sweep_id):
+        raise gr.Error(f"There is no sweep {sweep_id} among the runs you can see.")
+    table, figure, choice = view.sweep_view(runner.store, sweep_id)
     return choice, table, figure, table["status"].tolist()
 
 
-def refresh_sweep(store: RunStore, sweep_id: str | None, shown_statuses: list):
+def refresh_sweep(runner: JobRunner, visitor: Visitor, sweep_id: str | None, shown_statuses):
     """Redraw the sweep only when one of its runs changed status (no flicker meanwhile)."""
-    if not sweep_id:
+    if not sweep_id or not visible_sweep(runner, visitor, sweep_id):
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    statuses = [run.status for run in reversed(store.list(sweep_id=sweep_id))]
+    statuses = [run.status for run in reversed(runner.store.list(sweep_id=sweep_id))]
     if statuses == shown_statuses:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    return show_sweep(store, sweep_id)
+    return show_sweep(runner, visitor, sweep_id)
 
 
 # --- Panels ------------------------------------------------------------------------------------
@@ -196,17 +304,39 @@ def launch_panel(names: list[str], first: str) -> LaunchPanel:
 
 @dataclass(frozen=True)
 class LivePanel:
+    current_run: gr.Number
     status: gr.Markdown
     loss_plot: gr.Plot
     metric_plot: gr.Plot
+    name: gr.Textbox
+    rename: gr.Button
+    shared: gr.Checkbox
+    delete: gr.Button
 
 
 def live_panel() -> LivePanel:
-    """The current run: its status line, its loss and its experiment's metric per epoch."""
+    """The current run (the one just launched, or one whose number is typed in): its status
+    line, its loss and metric per epoch, and its owner's controls: name, sharing, deletion."""
+    current_run = gr.Number(
+        None,
+        label="Run",
+        precision=0,
+        info="the run shown here: the one you launched last, or type the number of another",
+        elem_id="current-run",
+    )
+    status = gr.Markdown("No run launched yet.", elem_id="run-status")
+    loss_plot, metric_plot = gr.Plot(label="Loss"), gr.Plot(label="Metric")
+    with gr.Accordion("This run: name, share, delete", open=False, elem_id="run-controls"):
+        with gr.Row():
+            name = gr.Textbox(label="Name", max_length=MAX_NAME_CHARS, scale=3, elem_id="run-name")
+            rename_button = gr.Button("Rename", scale=1, elem_id="rename-run")
+        shared = gr.Checkbox(
+            label="Share its trained model: every visitor may use it in the Classifier tab",
+            elem_id="share-run",
+        )
+        delete_button = gr.Button("Delete run", variant="stop", elem_id="delete-run")
     return LivePanel(
-        status=gr.Markdown("No run launched yet.", elem_id="run-status"),
-        loss_plot=gr.Plot(label="Loss"),
-        metric_plot=gr.Plot(label="Metric"),
+        current_run, status, loss_plot, metric_plot, name, rename_button, shared, delete_button
     )
 
 
@@ -218,21 +348,25 @@ class RunsPanel:
     compare: gr.Dropdown
 
 
-def runs_panel(store: RunStore, names: list[str]) -> RunsPanel:
-    """Every stored run (filtered by experiment and status) and a comparison of chosen runs."""
+def runs_panel(runner: JobRunner, names: list[str], visitor: VisitorControls) -> RunsPanel:
+    """The visitor's runs (filtered by experiment and status) and a comparison of chosen runs.
+
+    The page is built before any visitor comes, so the table and the choices start empty and
+    the timer fills them with what this visitor may see."""
     with gr.Row():
         experiment_filter = gr.Dropdown([ALL, *names], value=ALL, label="Experiment")
         status_filter = gr.Dropdown([ALL, *STATUSES], value=ALL, label="Status")
-    table = gr.Dataframe(view.runs_table(store), interactive=False, elem_id="runs-table")
+    empty = view.runs_table(runner.store, owners=())
+    table = gr.Dataframe(empty, interactive=False, elem_id="runs-table")
     with gr.Row():
-        compare = gr.Dropdown(run_choices(store), multiselect=True, label="Compare runs", scale=3)
+        compare = gr.Dropdown([], multiselect=True, label="Compare runs", scale=3)
         quantity = gr.Radio(["roc_auc", "loss"], value="roc_auc", label="Curve", scale=1)
     compare_plot = gr.Plot(label="Compared runs (train solid, test dashed)")
     summary = gr.Dataframe(interactive=False, label="Summary", headers=["run", "status"])
     gr.on(
         [compare.change, quantity.change],
-        functools.partial(compare_runs, store),
-        [compare, quantity],
+        handler(compare_runs, runner),
+        [compare, quantity, *visitor.inputs],
         [compare_plot, summary],
         api_name="compare_runs",
     )
@@ -246,63 +380,118 @@ class SweepsPanel:
     outputs: list  # what show_sweep fills: the chosen point, table, figure and `statuses`
 
 
-def sweeps_panel(store: RunStore) -> SweepsPanel:
+def sweeps_panel(runner: JobRunner, visitor: VisitorControls) -> SweepsPanel:
     """One sweep: the point chosen on validation, every point's run and a figure."""
-    choice = gr.Dropdown(view.sweep_ids(store), label="Sweep", value=None)
+    choice = gr.Dropdown([], label="Sweep", value=None)
     choice_text = gr.Markdown(elem_id="sweep-choice")
     table = gr.Dataframe(interactive=False, elem_id="sweep-table")
     plot = gr.Plot()
     statuses = gr.State([])
     outputs = [choice_text, table, plot, statuses]
-    choice.change(functools.partial(show_sweep, store), choice, outputs, api_name="show_sweep")
+    choice.change(
+        handler(show_sweep, runner), [choice, *visitor.inputs], outputs, api_name="show_sweep"
+    )
     return SweepsPanel(choice, statuses, outputs)
 
 
-def build(runner: JobRunner) -> None:
+def intro(limits: HostLimits) -> None:
+    """What the tab does and whose runs it shows; the terminal commands in a closed fold."""
+    whose = (
+        "This is a class: everyone sees everyone's runs, and only a run's owner changes it."
+        if limits.class_mode
+        else "Your runs are yours: other visitors do not see them."
+    )
+    gr.Markdown(
+        "Launch any registered experiment, watch it train, and compare runs. Every run is kept "
+        f"in the app's run store and survives a restart. {whose}"
+    )
+    with gr.Accordion("For developers", open=False):
+        gr.Markdown(
+            "The same runs can be started from a terminal on the machine that serves the app: "
+            "`dlstudio train EXPERIMENT --key value` (`dlstudio train --list` names them). "
+            "Runs started there belong to that machine's user, not to a visitor of the app."
+        )
+
+
+def build(runner: JobRunner, visitor_controls: VisitorControls) -> None:
     store = runner.store
     names = [experiment.name for experiment in list_experiments()]
     first = FIRST_EXPERIMENT if FIRST_EXPERIMENT in names else names[0]
-    gr.Markdown(
-        "Launch any registered experiment, watch it train, and compare runs. Every run is kept "
-        f"in the SQLite run store (`{store.path}`) and survives a restart. The same runs can be "
-        "started from a terminal: `dlstudio train EXPERIMENT --key value`."
-    )
-    current_run = gr.State(None)
-    known_choices = gr.State(run_choices(store))
+    intro(runner.limits)
+    if store.recovered_from is not None:
+        gr.Markdown(RECOVERED_NOTICE, elem_id="store-recovered")
+    visitor = visitor_controls.inputs
+    known_choices = gr.State([])
     with gr.Row():
         with gr.Column(scale=2):
             launching = launch_panel(names, first)
         with gr.Column(scale=3):
             live = live_panel()
     with gr.Accordion("Runs", open=True):
-        runs = runs_panel(store, names)
+        runs = runs_panel(runner, names, visitor_controls)
     with gr.Accordion("Sweeps", open=False) as sweeps_accordion:
-        sweeps = sweeps_panel(store)
+        sweeps = sweeps_panel(runner, visitor_controls)
 
+    current_run = live.current_run
     launching.launch.click(
-        functools.partial(launch, runner),
-        [launching.experiment, launching.form],
+        handler(launch, runner),
+        [launching.experiment, launching.form, *visitor],
         [current_run, live.status],
         api_name="launch",
     )
     launching.sweep.click(
-        functools.partial(launch_sweep, runner),
-        [launching.experiment, launching.form, launching.grid],
+        handler(launch_sweep, runner),
+        [launching.experiment, launching.form, launching.grid, *visitor],
         [current_run, sweeps.choice, sweeps_accordion],
         api_name="launch_sweep",
     )
-    launching.cancel.click(functools.partial(cancel, runner), current_run, None, api_name="cancel")
+    launching.cancel.click(
+        handler(cancel, runner), [current_run, *visitor], None, api_name="cancel"
+    )
+    current_run.change(
+        handler(show_run, runner),
+        [current_run, *visitor],
+        [live.name, live.shared],
+        api_visibility="private",
+        show_progress="hidden",
+    )
+    live.rename.click(
+        handler(rename, runner),
+        [current_run, live.name, *visitor],
+        live.status,
+        api_name="rename_run",
+    )
+    live.shared.input(
+        handler(share, runner),
+        [current_run, live.shared, *visitor],
+        live.status,
+        api_name="share_run",
+    )
+    live.delete.click(
+        handler(delete, runner),
+        [current_run, *visitor],
+        [current_run, live.status],
+        api_name="delete_run",
+    )
     timer = gr.Timer(1.0)
     timer.tick(
-        functools.partial(refresh, store),
-        [current_run, runs.experiment_filter, runs.status_filter, known_choices],
-        [live.status, live.loss_plot, live.metric_plot, runs.table, runs.compare, known_choices],
+        handler(refresh, runner),
+        [current_run, runs.experiment_filter, runs.status_filter, known_choices, *visitor],
+        [
+            live.status,
+            live.loss_plot,
+            live.metric_plot,
+            runs.table,
+            runs.compare,
+            sweeps.choice,
+            known_choices,
+        ],
         api_name="refresh_runs",
         show_progress="hidden",
     )
     timer.tick(
-        functools.partial(refresh_sweep, store),
-        [sweeps.choice, sweeps.statuses],
+        handler(refresh_sweep, runner),
+        [sweeps.choice, sweeps.statuses, *visitor],
         sweeps.outputs,
         api_name="refresh_sweep",
         show_progress="hidden",

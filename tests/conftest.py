@@ -6,7 +6,20 @@ from pathlib import Path
 import pytest
 
 from benchmarks.app_process import REPO, served_app
+from core.paths import allow_paths
 from core.runs.store import RunStore
+
+
+@pytest.fixture(scope="session", autouse=True)
+def suite_files_are_readable(tmp_path_factory):
+    """Let user-named paths lie in the suite's own files: pytest's base temp dir (every
+    `tmp_path`, where tests write the CSVs and pictures they hand over as a user would) and the
+    drawn digits under tests/. Outside them a path is confined as in the app (core.paths).
+
+    `allow_paths` sets `DLSTUDIO_ALLOW_PATHS` in os.environ, so worker processes and the apps
+    tests start inherit it; a test of the confinement itself removes it for that test
+    (monkeypatch), and a security test's app gets an explicit clean environment."""
+    allow_paths([tmp_path_factory.getbasetemp(), REPO / "tests" / "drawn_digits"])
 
 
 @pytest.fixture

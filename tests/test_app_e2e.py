@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 
 from core.runs import view
+from core.runs.access import REFERENCE_OWNER
 from core.runs.execution import RunLogger
 from core.runs.store import RunStore
 from core.serving.onnx import list_models
+from core.sharing.visitors import Visitor
 from core.vision.train import ImageTrainConfig, train_image_classifier
 
 pytestmark = pytest.mark.browser
@@ -31,6 +33,7 @@ TABS = (
     "PQ explorer",
     "Training",
 )
+REFERENCE = Visitor(REFERENCE_OWNER, "the host")  # owner of the runs every visitor may use
 
 
 def test_all_seven_tabs_render(page):
@@ -95,9 +98,9 @@ def test_the_api_launches_runs_and_explains_bad_configs(app_url, app_data):
     form = view.config_form("loan_exp2")
     form.loc[form["key"] == "epochs", "value"] = "2"
     payload = {"headers": list(form.columns), "data": form.to_numpy().tolist()}
-    status = client.predict("loan_exp2", payload, api_name="/launch")  # the run id is state
+    run_id, status = client.predict("loan_exp2", payload, api_name="/launch")
     store = RunStore(app_data / "runs.sqlite")
-    run_id = store.list(experiment="loan_exp2")[0].id
+    assert store.list(experiment="loan_exp2")[0].id == run_id
     assert f"**Run {run_id}** · `loan_exp2`" in status
     deadline = time.monotonic() + 120
     while not store.get(run_id).finished:
@@ -153,14 +156,15 @@ def test_an_animal_photo_is_classified(page, screenshot):
 
 
 def test_a_model_trained_in_the_run_store_can_be_chosen_and_draws_are_read_by_it(page, app_data):
-    """A digits run trained into the app's run store appears in the model list after a
-    refresh; choosing it exports it to ONNX and the drawing is read by it."""
+    """A reference digits run (one every visitor may use) trained into the app's run store
+    appears in the model list after a refresh; choosing it exports it to ONNX and the drawing
+    is read by it."""
     config = ImageTrainConfig(
         data="digits", backbone="small_cnn", pretrained=False, input_size=28, epochs=3,
         limit_train=600, lr=0.005,
     )  # fmt: skip
     store = RunStore(app_data / "runs.sqlite")
-    run_id = store.create("digits_cnn", asdict(config))
+    run_id = store.create("digits_cnn", asdict(config), owner=REFERENCE)
     train_image_classifier(config, RunLogger(store, run_id))
     store.finish(run_id, "done")
 

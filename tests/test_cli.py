@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 import core
-from core.cli import VERBS, Verb
+from core.cli import ALLOW_PATH, VERBS, Verb
 from core.cli import main as dlstudio_main
 from core.experiments import get_experiment, list_experiments
+from core.paths import ALLOW_ENV
 from core.runs.cli import build_parser, main, parse_overrides
 from core.runs.store import RunStore
 from core.runs.sweeps import parse_grid, plan_sweep
@@ -198,8 +199,9 @@ def test_the_console_script_lists_every_verb_with_its_line_of_help(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: dlstudio VERB")
-    listed = re.findall(r"^  (\S+) +(.+)$", result.stdout, re.M)
+    listed = re.findall(r"^  (\w\S*) +(.+)$", result.stdout, re.M)
     assert listed == [(name, verb.help) for name, verb in VERBS.items()]
+    assert re.search(r"^  --allow-path DIR +\S", result.stdout, re.M)  # the global option
     expected = {"train", "classify", "generate", "search", "optimize", "metrics", "quantize"}
     assert expected | {"embeddings", "build-models", "report", "serve"} <= set(VERBS)
 
@@ -233,7 +235,7 @@ def test_help_imports_none_of_the_verbs_modules():
         [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-1] == "['core', 'core.cli']"
+    assert result.stdout.splitlines()[-1] == "['core', 'core.cli', 'core.paths']"
 
 
 @pytest.mark.parametrize("path", verb_paths(), ids=" ".join)
@@ -264,9 +266,15 @@ def test_the_readme_shows_the_command():
 
 
 @pytest.mark.parametrize("words", readme_examples(), ids=" ".join)
-def test_every_readme_example_parses(words, capsys):
+def test_every_readme_example_parses(words, capsys, monkeypatch):
     """A dry check, nothing runs: the verb exists and each --flag is one of its flags; for
-    `train`, the experiment exists and the overrides (and grid) make valid configs."""
+    `train`, the experiment exists and the overrides (and grid) make valid configs, with the
+    folders of a leading `--allow-path DIR` allowed (they need not exist here)."""
+    allowed = []
+    while words[:1] == [ALLOW_PATH]:
+        allowed, words = [*allowed, words[1]], words[2:]
+    monkeypatch.setenv(ALLOW_ENV, os.pathsep.join(allowed))
+    words = ["12" if word == "RUN_ID" else word for word in words]  # a placeholder for an id
     verb, path = Verb("", verbs=VERBS), []
     while len(path) < len(words) and words[len(path)] in verb.verbs:
         verb = verb.verbs[words[len(path)]]

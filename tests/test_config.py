@@ -36,6 +36,8 @@ class Toy:
         ("name", "hello", "hello"),
         ("name", 12, "12"),
         ("mode", "y", "y"),
+        ("count", 10**30, 10**30),  # exact, for the field's range check to name
+        ("count", "1" + "0" * 30, 10**30),
     ],
 )
 def test_build_config_converts_strings_to_the_field_type(key, text, expected):
@@ -60,6 +62,12 @@ def test_build_config_names_unknown_keys_and_the_known_ones():
         ("count", "1.5", "count: '1.5' is not a valid int"),
         ("count", "ten", "count: 'ten' is not a valid int"),
         ("count", "nan", "count: 'nan' is not a valid int"),
+        ("count", "inf", "count: 'inf' is not a valid int"),
+        ("count", "1e400", "count: '1e400' is not a valid int"),
+        ("count", float("inf"), "count: inf is not a valid int"),
+        ("rate", "inf", "rate: 'inf' is not a valid float"),
+        ("rate", "-inf", "rate: '-inf' is not a valid float"),
+        ("rate", 10**400, "is not a valid float"),  # too large for a float: no OverflowError
         ("rate", "fast", "rate: 'fast' is not a valid float"),
         ("flag", "maybe", "flag: 'maybe' is not a valid bool"),
         ("mode", "z", "mode: 'z' is not one of x, y"),
@@ -108,7 +116,10 @@ def test_check_range_message_shows_the_interval():
     [
         ({"lr": "0"}, r"lr must be in \(0, 10\], got 0.0"),
         ({"lr": "-0.1"}, r"lr must be in \(0, 10\]"),
-        ({"lr": "nan"}, r"lr must be in \(0, 10\], got nan"),
+        ({"lr": "nan"}, "lr: 'nan' is not a valid float"),
+        ({"seed": "-1"}, r"seed must be in \[0, 4294967295\], got -1"),
+        ({"seed": str(2**32)}, r"seed must be in \[0, 4294967295\], got 4294967296"),
+        ({"hidden": "4096", "blocks": "64"}, "makes 8,589,934,592 weights; at most 33,554,432"),
         ({"epochs": "1001"}, r"epochs must be in \[1, 1000\], got 1001"),
         ({"epochs": "0"}, r"epochs must be in \[1, 1000\], got 0"),
         ({"dropout": "1.0"}, r"dropout must be in \[0, 1\), got 1.0"),
@@ -125,11 +136,14 @@ def test_loan_config_rejects_out_of_range_values_naming_the_field(values, messag
         build_config(LoanConfig, values)
 
 
-def test_loan_config_accepts_the_range_limits():
+def test_loan_config_accepts_the_range_limits(tmp_path):
     config = build_config(LoanConfig, {"lr": "10", "epochs": "1000", "dropout": "0.99"})
     assert (config.lr, config.epochs, config.dropout) == (10.0, 1000, 0.99)
-    csv = build_config(LoanConfig, {"data": "/tmp/loans.csv", "target": "default"})
-    assert (csv.data, csv.target) == ("/tmp/loans.csv", "default")
+    big = build_config(LoanConfig, {"hidden": "512", "blocks": "16", "seed": str(2**32 - 1)})
+    assert (big.hidden, big.blocks, big.seed) == (512, 16, 2**32 - 1)
+    path = str(tmp_path / "loans.csv")  # the suite's temp files are readable (conftest)
+    csv = build_config(LoanConfig, {"data": path, "target": "default"})
+    assert (csv.data, csv.target) == (path, "default")
 
 
 def test_make_config_applies_experiment_defaults_and_user_values_override_them():
@@ -166,3 +180,25 @@ def test_registry_lists_the_loan_experiments_and_rejects_duplicates():
         register(Experiment("loan_exp1", "again", LoanConfig, lambda config, logger: None))
     with pytest.raises(KeyError, match=r"unknown experiment 'loan_exp9'; registered: .*loan_exp1"):
         get_experiment("loan_exp9")
+
+
+@pytest.mark.parametrize(
+    ("experiment", "values", "message"),
+    [
+        ("digits_plain", {"input_size": "1024", "batch_size": "64"}, "pixels per batch"),
+        ("digits_plain", {"limit_train": 10**30}, r"limit_train must be in \[0, 10000000\]"),
+        ("digits_plain", {"limit_train": "3"}, "one of each of the 10 classes"),
+        ("digits_plain", {"label_fraction": "0"}, r"label_fraction must be in \(0, 1\]"),
+        ("digits_context", {"limit_images": 10**30}, r"limit_images must be in \[0, 10000000\]"),
+        ("digits_context", {"limit_images": "5"}, "^limit_images: 5 pictures cannot hold one"),
+        ("digits_pseudo", {"top_k": 10**30}, r"top_k must be in \[0, 10000000\]"),
+    ],
+)
+def test_image_configs_refuse_at_launch_what_would_fail_in_the_worker(experiment, values, message):
+    with pytest.raises(ValueError, match=message):
+        get_experiment(experiment).checked_config(values)
+
+
+def test_image_configs_accept_a_large_batch_of_small_pictures():
+    config = get_experiment("digits_plain").make_config({"input_size": "64", "batch_size": "4096"})
+    assert (config.input_size, config.batch_size) == (64, 4096)

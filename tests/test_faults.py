@@ -40,8 +40,9 @@ CORRUPT_RUN_ID, FINISHED_RUN_ID = 1, 2  # the seeded store's runs
 
 
 def seed_store(data: Path) -> Path:
-    """The app's store before it starts: a finished digit-model run whose exported ONNX file is
-    garbage (a disk error, a bad copy), then a finished loan run. Returns the broken file."""
+    """The app's store before it starts: a finished, shared digit-model run whose exported ONNX
+    file is garbage (a disk error, a bad copy), then a finished loan run. Returns the broken
+    file."""
     store = RunStore(data / "runs.sqlite")
     run_id = store.create("digits_cnn", {"data": "digits"})
     assert run_id == CORRUPT_RUN_ID
@@ -54,6 +55,7 @@ def seed_store(data: Path) -> Path:
     )
     store.add_artifact(run_id, "best_checkpoint", checkpoint)
     store.finish(run_id, "done")
+    store.set_shared(run_id, True)  # the test's client is another visitor: it may use the model
     onnx_file = folder / f"run-{run_id}.onnx"
     onnx_file.write_bytes((MODELS_DIR / "digits.onnx").read_bytes()[:5000])  # truncated
     card.name, card.onnx_file = f"run-{run_id}", onnx_file.name

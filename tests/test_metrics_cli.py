@@ -107,9 +107,15 @@ def test_bad_input_exits_2_with_one_line(case, tmp_path, capsys):
     assert re.search(message, lines[0]), lines[0]
 
 
-def test_a_missing_file_exits_2(capsys):
-    assert metrics_cli.main(["/nonexistent/scores.csv"]) == 2
+def test_a_missing_file_exits_2(tmp_path, capsys):
+    assert metrics_cli.main([str(tmp_path / "missing.csv")]) == 2
     assert "no such CSV file" in capsys.readouterr().err
+
+
+def test_a_file_outside_the_readable_folders_exits_2_without_reading_it(capsys):
+    assert metrics_cli.main(["/etc/passwd"]) == 2
+    error = capsys.readouterr().err
+    assert "refused" in error and "root:" not in error and "/etc" not in error
 
 
 def test_scores_that_are_not_probabilities_leave_out_log_loss_with_a_note(tmp_path, capsys):

@@ -20,12 +20,18 @@ from core.retrieval.corpus import (
     SHIPPED_CORPUS,
     CorpusError,
     load_corpus,
+    load_upload,
     split_queries,
 )
 from core.retrieval.dense import SHIPPED_CACHE, EmbeddingCache, encode
 from core.retrieval.fusion import HybridRetriever
 from core.retrieval.metrics import PADDING
-from core.retrieval.registry import RETRIEVERS, build_retriever, prepared_retriever
+from core.retrieval.registry import (
+    RETRIEVERS,
+    build_retriever,
+    prepared_retriever,
+    shipped_retriever,
+)
 from core.retrieval.search import evaluate, search
 from core.retrieval.text import MAX_QUERY_CHARS, term_spans, tokenize
 
@@ -139,14 +145,14 @@ def test_dense_search_is_the_exact_inner_product_top_k(python_faq):
     np.testing.assert_allclose(np.linalg.norm(retriever.vectors, axis=1), 1, atol=1e-5)
 
 
-def test_the_shipped_embeddings_are_the_models_embeddings(corpus, tmp_path):
+def test_the_shipped_embeddings_are_the_models_embeddings(corpus):
     """The committed vectors must be what all-MiniLM-L6-v2 gives now (it loads the model)."""
     texts = [corpus.answers[0], corpus.questions[200], corpus.answers[-1]]
-    shipped = EmbeddingCache(SHIPPED_CACHE, local=None)
-    assert all(len(shipped.vectors) > 800 for _ in [0])
+    shipped = EmbeddingCache(SHIPPED_CACHE)
+    assert len(shipped.shipped) > 800
     fresh = encode(texts)
     np.testing.assert_allclose(shipped.embed(texts), fresh, atol=1e-4)
-    cache = EmbeddingCache(shipped=None, local=tmp_path / "cache.npz")
+    cache = EmbeddingCache(shipped=None)
     np.testing.assert_allclose(cache.embed(texts), fresh, atol=1e-5)
 
 
@@ -194,7 +200,7 @@ def test_the_hybrid_is_tuned_on_tuning_queries_only(python_faq, monkeypatch):
         return original(self, queries, relevant)
 
     monkeypatch.setattr(HybridRetriever, "tune", spy)
-    prepared_retriever.cache_clear()
+    shipped_retriever.cache_clear()  # python_faq is a collection of the shipped corpus
     prepared_retriever("hybrid", python_faq)
     tuning, evaluation = split_queries(len(python_faq))
     assert sorted(seen) == sorted(tuning) and not set(seen) & set(evaluation)
@@ -273,7 +279,7 @@ def test_bad_uploads_are_refused_with_the_reason(tmp_path, name, content, messag
     path = tmp_path / name
     path.write_text(content, encoding="utf-8")
     with pytest.raises(CorpusError, match=message):
-        load_corpus(path)
+        load_upload(path)
 
 
 def test_an_uploaded_csv_can_be_searched_and_evaluated(tmp_path, python_faq):

@@ -13,6 +13,7 @@ import core
 from core.experiments import get_experiment
 from core.runs.execution import execute_run
 from core.runs.store import RunStore
+from core.sharing.visitors import Visitor
 
 REPO = Path(core.__file__).resolve().parent.parent
 
@@ -116,9 +117,77 @@ def test_details_and_artifacts_merge(store):
     assert run.artifacts == {"model": "/x/model.pt", "plot": "/x/plot.png"}
 
 
-def test_get_unknown_run_raises_key_error(store):
-    with pytest.raises(KeyError, match="no run with id 99"):
+def test_get_unknown_run_raises_key_error_without_the_stores_path(store):
+    with pytest.raises(KeyError) as error:
         store.get(99)
+    assert error.value.args[0] == "no run with id 99"
+
+
+def test_a_run_records_its_owner_and_the_owners_runs_can_be_listed(store):
+    alice, bob = Visitor("anon:a", "visitor a"), Visitor("anon:b", "visitor b")
+    mine = store.create("loan_exp1", {}, owner=alice)
+    theirs = store.create("loan_exp1", {}, owner=bob)
+    local = store.create("loan_exp1", {})
+    run = store.get(mine)
+    assert (run.owner, run.owner_name, run.name, run.shared) == ("anon:a", "visitor a", "", False)
+    assert (store.get(local).owner, store.get(local).owner_name) == ("local", "this computer")
+
+    def ids(owners):
+        return [run.id for run in store.list(owners=owners)]
+
+    assert ids(None) == [local, theirs, mine]
+    assert ids({"anon:a", "reference"}) == [mine]
+    assert ids(["anon:b", "local"]) == [local, theirs]
+    assert ids([]) == []
+    assert ids(["nobody"]) == []
+
+
+def test_active_count_counts_an_owners_queued_and_running_runs(store):
+    runs = [store.create("loan_exp1", {}, owner=Visitor("anon:a", "a")) for _ in range(4)]
+    store.create("loan_exp1", {}, owner=Visitor("anon:b", "b"))
+    store.start(runs[0])
+    store.finish(runs[1], "done")
+    store.finish(runs[2], "cancelled")
+    assert store.active_count("anon:a") == 2
+    assert store.active_count("anon:b") == 1
+    assert store.active_count("nobody") == 0
+
+
+def test_rename_and_share_a_run(store):
+    run_id = store.create("loan_exp1", {})
+    store.rename(run_id, "  wide\n net ")
+    store.set_shared(run_id, True)
+    assert (store.get(run_id).name, store.get(run_id).shared) == ("wide net", True)
+    store.set_shared(run_id, False)
+    assert store.get(run_id).shared is False
+    with pytest.raises(ValueError, match="at most 80 characters"):
+        store.rename(run_id, "x" * 81)
+    for change in (lambda: store.rename(99, "x"), lambda: store.set_shared(99, True)):
+        with pytest.raises(KeyError, match="no run with id 99"):
+            change()
+
+
+def test_delete_removes_a_finished_run_its_metrics_and_files_but_not_an_active_one(store):
+    done, other = store.create("loan_exp1", {}), store.create("loan_exp1", {})
+    for run_id in (done, other):
+        store.log_metrics(run_id, 1, {"train_loss": 0.5})
+        (store.run_dir(run_id) / "model.pt").write_bytes(b"weights")
+        store.finish(run_id, "done")
+    running = store.create("loan_exp1", {})
+    store.start(running)
+
+    store.delete(done)
+    with pytest.raises(KeyError, match=f"no run with id {done}"):
+        store.get(done)
+    assert store.metrics(done).empty
+    assert not (store.path.with_suffix("") / str(done)).exists()
+    assert store.final_metrics(other) == {"train_loss": 0.5}  # the others are untouched
+    assert (store.run_dir(other) / "model.pt").is_file()
+    with pytest.raises(ValueError, match=f"run {running} is running: cancel it first"):
+        store.delete(running)
+    assert store.get(running).status == "running"
+    with pytest.raises(KeyError, match="no run with id 99"):
+        store.delete(99)
 
 
 def test_list_filters_newest_first(store):

@@ -7,6 +7,7 @@ import pytest
 from core.experiments import get_experiment
 from core.runs.store import RunStore
 from core.runs.view import (
+    RUNS_COLUMNS,
     config_form,
     curves,
     form_values,
@@ -16,6 +17,9 @@ from core.runs.view import (
     sweep_ids,
     sweep_view,
 )
+from core.sharing.visitors import Visitor
+
+ADA, BOB = Visitor("anon:ada", "visitor ada"), Visitor("anon:bob", "visitor bob")
 
 SPLITS = ("val", "test")  # the splits that log_history records
 
@@ -86,6 +90,33 @@ def test_status_text_shows_progress_metrics_and_the_last_error_line(store):
     failed = status_text(store, run_id)
     assert "**failed**" in failed and failed.endswith("FloatingPointError: too high")
     assert "50%" not in failed
+
+
+def test_status_text_names_no_server_path_and_shows_the_name_as_typed(store):
+    run_id = store.create("loan_exp1", {})
+    store.finish(run_id, "failed", "OSError: cannot read /srv/dlstudio/data/runs/7/best.pt\n")
+    store.rename(run_id, "*bold* ![pixel](http://example.com/p.png)")
+    store.set_shared(run_id, True)
+    text = status_text(store, run_id)
+    assert text.endswith("⚠️ OSError: cannot read best.pt") and "/srv" not in text
+    assert text.startswith(
+        f"**Run {run_id}** “\\*bold\\* \\!\\[pixel\\]\\(http://example\\.com/p\\.png\\)”"
+    )
+    assert "Its model is shared" in text
+
+
+def test_runs_table_keeps_the_owners_runs_and_names_owners_when_showing_everyones(store):
+    ada_run = store.create("loan_exp1", {}, owner=ADA)
+    bob_run = store.create("loan_exp1", {}, sweep_id="bob-sweep", owner=BOB)
+    store.rename(ada_run, "ada's first")
+    own = runs_table(store, owners={ADA.key})
+    assert own.columns.tolist() == RUNS_COLUMNS  # no owner column: they are all hers
+    assert own[["id", "name"]].values.tolist() == [[ada_run, "ada's first"]]
+    assert runs_table(store, owners=()).empty
+    everyone = runs_table(store)
+    assert everyone["id"].tolist() == [bob_run, ada_run]
+    assert everyone["owner"].tolist() == ["visitor bob", "visitor ada"]
+    assert sweep_ids(store, owners={ADA.key}) == [] and sweep_ids(store) == ["bob-sweep"]
 
 
 def test_sweep_views_choose_on_val_not_test(store):

@@ -179,9 +179,17 @@ def test_unreadable_csv_files_are_rejected(tmp_path, content, message):
         load_table(str(path))
 
 
-def test_a_missing_file_names_the_builtin_sources(tmp_path):
-    with pytest.raises(ValueError, match=r"no such CSV file: .*built-in sources: islp-default"):
+def test_a_missing_file_names_the_builtin_sources_and_only_its_base_name(tmp_path):
+    with pytest.raises(
+        ValueError, match=r"^no such CSV file: nowhere\.csv \(built-in sources: islp-default"
+    ):
         read_csv(tmp_path / "nowhere.csv")
+
+
+def test_a_folder_named_like_a_csv_file_is_refused_plainly(tmp_path):
+    (tmp_path / "x.csv").mkdir()
+    with pytest.raises(ValueError, match=r"^x\.csv is a folder, not a CSV file$"):
+        load_table(str(tmp_path / "x.csv"))
 
 
 def test_import_csv_keeps_a_copy_and_returns_the_columns(tmp_path, default, data_dir):

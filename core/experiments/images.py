@@ -82,12 +82,20 @@ SCRATCH_CNNS: dict[str, tuple[str, dict]] = {
 SCRATCH_RECIPE = {"recipe": "custom", "augment_schedule": True}
 
 
-def check_image_data(config: ImageTrainConfig) -> None:
-    """Raise ValueError (with what to install or download) when the data set is not there."""
+def check_image_data(config: ImageTrainConfig, limit_name: str = "limit_train") -> None:
+    """Raise ValueError (with what to install or download) when the data set is not there, or
+    when `limit_train` is too small to keep a picture of every class (`limit_name`: what the
+    user's config calls that limit)."""
     try:
-        load_image_dataset(config.data, config.data_root or None)
+        dataset = load_image_dataset(config.data, config.data_root or None)
     except FileNotFoundError as error:
         raise ValueError(str(error)) from error
+    classes = len(dataset.classes)
+    if 0 < config.limit_train < classes:
+        raise ValueError(
+            f"{limit_name}: {config.limit_train} pictures cannot hold one of each of the "
+            f"{classes} classes; give at least {classes}, or 0 for all"
+        )
 
 
 def experiment_names(prefix: str) -> list[str]:

@@ -11,7 +11,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
-from core.config import check_range
+from core.config import check_range, check_seed
 from core.device import pick_device
 from core.experiments.registry import Experiment, register
 from core.optim import create_optimizer
@@ -26,6 +26,7 @@ from core.tabular.mlp import BlockMLP
 from core.training import SPLITS, EpochProgress, TrainingStep
 
 LOAN_OPTIMIZERS = ("sgd", "lion")  # the names in core.optim.OPTIMIZERS a loan run may use
+MAX_BLOCK_WEIGHTS = 2**25  # 8 h^2 per block: h=512 with 16 blocks, about 130 MB of float32
 
 
 @dataclass
@@ -35,7 +36,9 @@ class LoanConfig:
     data: str = field(
         default="islp-default",
         metadata={
-            "help": f"built-in source ({', '.join(BUILTIN_SOURCES)}) or the path of a CSV file"
+            "help": f"built-in source ({', '.join(BUILTIN_SOURCES)}) or the path of a CSV file",
+            "path": True,
+            "not_a_path": BUILTIN_SOURCES.__contains__,
         },
     )
     target: str = field(
@@ -90,6 +93,13 @@ class LoanConfig:
         check_range("dropout", self.dropout, low=0, high=1, high_inclusive=False)
         check_range("weight_decay", self.weight_decay, low=0, high=10)
         check_range("batch_size", self.batch_size, low=1, high=65536)
+        check_seed("seed", self.seed)
+        weights = 8 * self.hidden**2 * self.blocks
+        if weights > MAX_BLOCK_WEIGHTS:
+            raise ValueError(
+                f"hidden={self.hidden} with blocks={self.blocks} makes {weights:,} weights; "
+                f"at most {MAX_BLOCK_WEIGHTS:,}: choose a smaller hidden size or fewer blocks"
+            )
         if not self.data.strip():
             raise ValueError("data must name a built-in source or a CSV file")
         if self.data not in BUILTIN_SOURCES and not self.target:

@@ -43,7 +43,11 @@ _CLASSIFIER = {"backbone": "small_cnn", "pretrained": False, "input_size": 28, "
 
 
 def resolve_init_from(config: ImageTrainConfig, logger) -> ImageTrainConfig:
-    """A run id in `init_from` -> that run's folder in the logger's run store."""
+    """A run id in `init_from` -> that run's extractor in the logger's run store.
+
+    A run id is a name, not a path, so building the config left it alone; the artifact lies in
+    the run store's folder, which `core.paths.confine` always refuses, so the config is changed
+    with `replace`, never built again."""
     if not config.init_from.isdigit():
         return config
     run = logger.store.get(int(config.init_from))  # KeyError names a missing run
@@ -62,7 +66,7 @@ def train_finetune(config: ImageTrainConfig, logger) -> None:
 
 
 def check_context_data(config: ContextConfig) -> None:
-    check_image_data(config.image_config())
+    check_image_data(config.image_config(), limit_name="limit_images")
 
 
 for _prefix, (_description, _pretext, _classifier) in SSL_DATA.items():

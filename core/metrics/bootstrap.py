@@ -1,10 +1,29 @@
-"""Confidence intervals by the bootstrap: resample the test set, recompute the metric."""
+"""Confidence intervals by the bootstrap: resample the test set, recompute the metric.
+
+A bootstrap's cost grows with rows x resamples; on a shared server it is held to the host's
+budget (`core.sharing.limits.HostLimits.bootstrap_budget`, `DLSTUDIO_BOOTSTRAP_BUDGET`),
+and asking for more is refused with the largest number of resamples that fits.
+"""
 
 from collections.abc import Callable
 
 import numpy as np
 
+from core.sharing.limits import HostLimits
+
 Metric = Callable[[np.ndarray, np.ndarray], float]
+
+
+def check_budget(n_rows: int, n_resamples: int, budget: int | None = None) -> None:
+    """ValueError when `n_rows` x `n_resamples` exceeds `budget` (None: the host's budget)."""
+    budget = HostLimits.from_env().bootstrap_budget if budget is None else budget
+    if n_rows * n_resamples > budget:
+        fits = budget // max(n_rows, 1)
+        raise ValueError(
+            f"a bootstrap of {n_rows:,} rows x {n_resamples:,} resamples is more than this "
+            f"server computes at once ({budget:,} rows x resamples): use at most {fits:,} "
+            "resamples for these rows, or fewer rows"
+        )
 
 
 def bootstrap_ci(
@@ -29,15 +48,18 @@ def bootstrap_cis(
     n_resamples: int = 1000,
     level: float = 0.95,
     seed: int = 0,
+    budget: int | None = None,
 ) -> dict[str, tuple[float, float, float]]:
     """`bootstrap_ci` of several metrics over the same resamples: name -> (point, low, high).
 
     Resamples with a single class are skipped for every metric; a resample where one metric
-    is NaN (undefined there) is skipped for that metric only.
+    is NaN (undefined there) is skipped for that metric only. Rows x resamples beyond `budget`
+    (None: the host's) are refused (`check_budget`).
     """
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level}")
     y_true, y_score = np.asarray(y_true), np.asarray(y_score)
+    check_budget(len(y_true), n_resamples, budget)
     rng = np.random.default_rng(seed)
     values: dict[str, list[float]] = {name: [] for name in metrics}
     for _ in range(n_resamples):

@@ -34,6 +34,7 @@ from core.metrics.page import ELEMENT_TYPES, UserModel, page_metrics
 from core.metrics.ranking import GAINS
 from core.metrics.roc import worked_roc_table
 from core.metrics.significance import SCOPE, ZERO_METHODS, compare_engines
+from core.sharing.limits import HostLimits
 
 BAD_INPUT = 2
 
@@ -132,7 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threshold", type=float, default=0.5, help="predict 1 when score >= T")
     parser.add_argument("--beta", type=float, default=1.0, help="beta of f_beta")
     parser.add_argument(
-        "--bootstrap", type=int, default=BOOTSTRAP_RESAMPLES, help="resamples for the CIs; 0: none"
+        "--bootstrap",
+        type=int,
+        default=BOOTSTRAP_RESAMPLES,
+        help="resamples for the CIs; 0: none. Rows x resamples are held to "
+        f"DLSTUDIO_BOOTSTRAP_BUDGET (default {HostLimits().bootstrap_budget:,}), as in the app",
     )
     parser.add_argument("--level", type=float, default=0.95, help="confidence level of the CIs")
     parser.add_argument("--json", action="store_true", help="print one JSON object")

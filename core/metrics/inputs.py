@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.paths import REPO_ROOT
+from core.paths import REPO_ROOT, confine
 
 EXAMPLES_DIR = REPO_ROOT / "assets" / "metrics"  # the example tables the tab and docs use
 MAX_CSV_BYTES = 50 * 1024 * 1024
@@ -111,10 +111,14 @@ def require_both_classes(y_true: np.ndarray, name: str = "y_true") -> None:
 
 
 def read_csv(path: str | Path) -> pd.DataFrame:
-    """A user's CSV, with clear errors for a missing, huge, empty or unreadable file."""
-    path = Path(path)
+    """A user's CSV, with clear errors for a missing, huge, empty or unreadable file.
+
+    The path is confined first (`core.paths.confine`: uploads and shipped data, plus the
+    folders a terminal user allows), and messages name the file by its base name only.
+    """
+    path = confine(path, "CSV file")
     if not path.is_file():
-        raise MetricInputError(f"no such CSV file: {path}")
+        raise MetricInputError(f"no such CSV file: {path.name}")
     size = path.stat().st_size
     if size == 0:
         raise MetricInputError(f"the CSV file {path.name} is empty")

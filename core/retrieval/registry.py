@@ -1,4 +1,9 @@
-"""The retrievers by name, and a fitted (and, for the hybrid, tuned) retriever per corpus."""
+"""The retrievers by name, and a fitted (and, for the hybrid, tuned) retriever per corpus.
+
+The shipped corpus's retrievers are kept for good (its searches stay fast); those fitted on a
+visitor's corpus live in an `ExpiringLRU`, so a busy Space keeps the last few corpora's and
+forgets each after half an hour unused.
+"""
 
 import functools
 from collections.abc import Callable
@@ -6,9 +11,11 @@ from collections.abc import Callable
 from core.retrieval.base import Retriever
 from core.retrieval.corpus import Corpus, split_queries
 from core.retrieval.dense import DenseRetriever
+from core.retrieval.expiring import ExpiringLRU
 from core.retrieval.fusion import HybridRetriever, RRFRetriever
 from core.retrieval.lexical import BM25Retriever, TfidfRetriever
 
+KEPT_VISITOR_RETRIEVERS = 24  # fitted retrievers of visitors' corpora (a few corpora's worth)
 CHAR_NGRAMS = (3, 5)  # chosen on the tuning split (python, debian en, ru: 0.76, 0.51, 0.35)
 
 
@@ -48,10 +55,28 @@ def build_retriever(name: str) -> Retriever:
     return RETRIEVERS[check_retriever(name)]()
 
 
-@functools.lru_cache(maxsize=32)
 def prepared_retriever(name: str, corpus: Corpus) -> Retriever:
     """`name` fitted on the corpus's answers; a tunable one (the hybrid) is then tuned on the
-    corpus's tuning split of questions, never on the evaluation split. Cached per corpus."""
+    corpus's tuning split of questions, never on the evaluation split. Cached per corpus: the
+    shipped one's for good, a visitor's while it is in use."""
+    if corpus.shipped:
+        return shipped_retriever(name, corpus)
+    retriever = visitor_retrievers.get((name, corpus))
+    if retriever is None:
+        retriever = fitted_retriever(name, corpus)
+        visitor_retrievers.put((name, corpus), retriever)
+    return retriever
+
+
+visitor_retrievers: ExpiringLRU[Retriever] = ExpiringLRU(KEPT_VISITOR_RETRIEVERS)
+
+
+@functools.cache
+def shipped_retriever(name: str, corpus: Corpus) -> Retriever:
+    return fitted_retriever(name, corpus)
+
+
+def fitted_retriever(name: str, corpus: Corpus) -> Retriever:
     retriever = build_retriever(name).fit(corpus.answers)
     if hasattr(retriever, "tune"):
         tuning, _ = split_queries(len(corpus))

@@ -15,11 +15,13 @@ from pathlib import Path
 
 from core.retrieval.corpus import TUNE_FRACTION, Corpus, load_corpus
 from core.retrieval.evaluate import evaluate_corpus
-from core.retrieval.registry import check_retriever, prepared_retriever
+from core.retrieval.expiring import ExpiringLRU
+from core.retrieval.registry import RETRIEVERS, check_retriever, prepared_retriever
 from core.retrieval.text import check_query
 
 DEFAULT_RETRIEVER = "hybrid"
 MAX_K = 100
+KEPT_FILES = 4  # corpus files kept loaded
 PROTOCOL = (
     f"answers are the documents, questions the queries, a question's own answer its only "
     f"relevant document; {TUNE_FRACTION:.0%} of each collection's questions (seed 0) tune the "
@@ -32,10 +34,30 @@ NO_MATCH = (
 )
 
 
-@functools.lru_cache(maxsize=4)
+@functools.cache
+def shipped_corpus() -> Corpus:
+    return load_corpus()
+
+
+loaded_files: ExpiringLRU[Corpus] = ExpiringLRU(KEPT_FILES)
+
+
 def cached_corpus(path: str | None) -> Corpus:
-    """The corpus at `path` (None: the shipped one), loaded once per path."""
-    return load_corpus(path)
+    """The corpus at `path` (None: the shipped one, kept for good), loaded once while used."""
+    if path is None:
+        return shipped_corpus()
+    corpus = loaded_files.get(path)
+    if corpus is None:
+        corpus = load_corpus(path)
+        loaded_files.put(path, corpus)
+    return corpus
+
+
+def prepare(corpus: Corpus) -> None:
+    """Fit (and tune) every retriever on a visitor's corpus now, in the event that loads it:
+    its answers are embedded in the heavy worker, and its searches then embed only the query."""
+    for name in RETRIEVERS:
+        prepared_retriever(name, corpus)
 
 
 def search(

@@ -1,4 +1,4 @@
-"""The background worker: queued runs execute while the app keeps serving.
+"""The background worker: queued runs execute while the app keeps serving, fairly.
 
 Each run trains in a child process (`core.runs.worker`) watched by a worker thread, so training does
 not fight the web server for the interpreter lock and a hard crash (out of memory, a segfault)
@@ -6,31 +6,132 @@ marks the run failed instead of killing the app. `in_process=True` executes runs
 threads themselves: for experiments registered at run time (tests, notebooks).
 Runs go through the store, so progress, cancellation and results are visible to every reader.
 One worker by default: a 2-core machine trains one model at a time best.
+
+The queue is fair: each owner's runs wait in their own line, and a free worker takes the next
+run of the owner after the one it served last (round robin over the owners with waiting runs,
+in the order they first queued), so one visitor's sweep cannot keep another's single run
+waiting behind all of it.
+
+Visitors who are not admins are held to the host's limits (`core.sharing.limits.HostLimits`):
+- at most `queued_runs` of their runs queued or running at once;
+- a sweep of at most `sweep_runs` grid points, refused before anything is stored. A sweep is
+  admitted when its points fit within `queued_runs` together with the visitor's runs already
+  queued or running, or when the visitor has none queued or running (it may then queue up to
+  `sweep_runs` points, above `queued_runs`); while its runs wait, the first rule refuses more;
+- at most `launches_per_minute` launches in any minute (a sweep counts as one launch).
+Admins, the terminal user (`core.sharing.visitors.LOCAL`) among them, have no limits.
 """
 
 import ctypes
+import math
 import signal
 import subprocess
 import sys
-from concurrent.futures import Future, ThreadPoolExecutor
+import threading
+from collections import deque
+from concurrent.futures import Future
 from dataclasses import asdict
 from typing import Any
 
 from core.experiments import get_experiment
 from core.paths import REPO_ROOT
+from core.runs.access import check_can_act
 from core.runs.execution import execute_run
 from core.runs.store import RunStore
 from core.runs.sweeps import new_sweep_id, plan_sweep
+from core.sharing.limits import HostLimits, RateLimiter
+from core.sharing.visitors import LOCAL, Visitor
+
+
+class QuotaExceeded(ValueError):
+    """A launch beyond what one visitor may have queued; the message says what to do."""
+
+
+class FairQueue:
+    """Run ids waiting for a worker, one line per owner, taken round robin (thread-safe)."""
+
+    def __init__(self) -> None:
+        # Owner key -> their waiting runs, in the order the owners first queued. The owner
+        # served last stays in it while their line is empty: it marks where the round is.
+        self._lines: dict[str, deque[int]] = {}
+        self._last: str | None = None
+        self._waiting = 0
+        self._closed = False
+        self._changed = threading.Condition()
+
+    def put(self, owner: str, run_id: int) -> None:
+        with self._changed:
+            self._lines.setdefault(owner, deque()).append(run_id)
+            self._waiting += 1
+            self._changed.notify()
+
+    def take(self) -> int | None:
+        """The next run to execute, waiting until there is one; None once closed."""
+        with self._changed:
+            while not self._waiting and not self._closed:
+                self._changed.wait()
+            if self._closed:
+                return None
+            owner = self._next_owner()
+            run_id = self._lines[owner].popleft()
+            self._waiting -= 1
+            self._forget_empty_last(keep=owner)
+            self._last = owner
+            return run_id
+
+    def discard(self, run_id: int) -> bool:
+        """Take a waiting run out of its line; False when it is not waiting (any more)."""
+        with self._changed:
+            for owner, line in self._lines.items():
+                if run_id in line:
+                    line.remove(run_id)
+                    self._waiting -= 1
+                    if not line and owner != self._last:
+                        del self._lines[owner]
+                    return True
+            return False
+
+    def close(self) -> list[int]:
+        """Stop handing out runs; returns the ones still waiting."""
+        with self._changed:
+            left = [run_id for line in self._lines.values() for run_id in line]
+            self._lines.clear()
+            self._waiting = 0
+            self._closed = True
+            self._changed.notify_all()
+            return left
+
+    def _next_owner(self) -> str:
+        """The first owner with a waiting run after the one served last, wrapping around."""
+        owners = list(self._lines)
+        start = owners.index(self._last) + 1 if self._last in self._lines else 0
+        return next(owner for owner in owners[start:] + owners[:start] if self._lines[owner])
+
+    def _forget_empty_last(self, keep: str) -> None:
+        if self._last is not None and self._last != keep and not self._lines.get(self._last):
+            self._lines.pop(self._last, None)
 
 
 class JobRunner:
-    """Queue runs of registered experiments and execute them in the background."""
+    """Queue runs of registered experiments and execute them in the background, fairly."""
 
-    def __init__(self, store: RunStore, workers: int = 1, in_process: bool = False):
+    def __init__(
+        self,
+        store: RunStore,
+        workers: int = 1,
+        in_process: bool = False,
+        limits: HostLimits | None = None,
+    ):
         self.store = store
         self.in_process = in_process
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dlstudio-run")
+        self.limits = limits or HostLimits.from_env()
+        self._launches = RateLimiter(self.limits.launches_per_minute, "launches")
+        self._admission = threading.Lock()  # a quota check and the runs it admits, as one step
+        self._queue = FairQueue()
         self._futures: dict[int, Future] = {}
+        for number in range(workers):
+            name = f"dlstudio-run-{number}"
+            threading.Thread(target=self._work, name=name, daemon=True).start()
 
     def submit(
         self,
@@ -38,35 +139,136 @@ class JobRunner:
         values: dict[str, Any] | None = None,
         sweep_id: str | None = None,
         swept_keys: list[str] | None = None,
+        owner: Visitor = LOCAL,
     ) -> int:
-        """Validate the config, store a queued run and schedule it; returns the run id.
+        """Validate the config, store a queued run of `owner` and schedule it; returns its id.
 
         Raises KeyError for an unknown experiment and ValueError for a bad config or unusable
-        data (a CSV without the target, a target with three classes), before anything is stored.
+        data (a CSV without the target, a target with three classes), and QuotaExceeded or
+        RateLimited (both ValueErrors) past the owner's limits, before anything is stored.
         """
-        config = get_experiment(experiment_name).checked_config(values)
-        run_id = self.store.create(
-            experiment_name,
-            asdict(config),
-            sweep_id=sweep_id,
-            details={"swept_keys": swept_keys} if swept_keys else None,
-        )
-        self._futures[run_id] = self._pool.submit(self._execute, run_id)
-        return run_id
+        config = asdict(get_experiment(experiment_name).checked_config(values))
+        details = {"swept_keys": swept_keys} if swept_keys else None
+        with self._admission:
+            self._admit(owner, 1)
+            return self._queue_run(experiment_name, config, sweep_id, details, owner)
 
     def submit_sweep(
         self,
         experiment_name: str,
         base: dict[str, Any] | None = None,
         grid: dict[str, Any] | None = None,
+        owner: Visitor = LOCAL,
     ) -> tuple[str, list[int]]:
-        """Queue a run per grid point (default: the experiment's grid); returns (sweep, run ids)."""
-        configs = plan_sweep(experiment_name, base, grid)
-        swept = list(grid or get_experiment(experiment_name).grid)
-        sweep_id = new_sweep_id()
-        return sweep_id, [
-            self.submit(experiment_name, config, sweep_id, swept) for config in configs
+        """Queue a run per grid point (default: the experiment's grid); returns (sweep, run ids).
+
+        Every point is validated, and the sweep admitted as a whole (module docstring), before
+        any run is stored.
+        """
+        experiment = get_experiment(experiment_name)
+        grid = grid or experiment.grid
+        self._check_sweep_size(owner, math.prod(len(values) for values in grid.values()))
+        configs = [
+            asdict(experiment.checked_config(config))
+            for config in plan_sweep(experiment_name, base, grid)
         ]
+        sweep_id = new_sweep_id()
+        details = {"swept_keys": list(grid)}
+        with self._admission:
+            self._admit(owner, len(configs))
+            return sweep_id, [
+                self._queue_run(experiment_name, config, sweep_id, details, owner)
+                for config in configs
+            ]
+
+    def cancel(self, run_id: int, visitor: Visitor = LOCAL) -> bool:
+        """Ask a run of `visitor` to stop; returns False if it had already finished.
+
+        A run still waiting in the queue ends `cancelled` at once, without starting.
+        """
+        check_can_act(self.store, run_id, visitor, self.limits)
+        if not self.store.request_cancel(run_id):
+            return False
+        if self._queue.discard(run_id):
+            self.store.finish(run_id, "cancelled", "cancelled before it started")
+            self._futures[run_id].set_result(None)
+        return True
+
+    def rename(self, run_id: int, name: str, visitor: Visitor = LOCAL) -> None:
+        """Label a run of `visitor` (see `RunStore.rename`)."""
+        check_can_act(self.store, run_id, visitor, self.limits)
+        self.store.rename(run_id, name)
+
+    def share(self, run_id: int, shared: bool, visitor: Visitor = LOCAL) -> None:
+        """Let everyone use the trained model of a run of `visitor`, or stop sharing it."""
+        check_can_act(self.store, run_id, visitor, self.limits)
+        self.store.set_shared(run_id, shared)
+
+    def delete(self, run_id: int, visitor: Visitor = LOCAL) -> None:
+        """Remove a finished run of `visitor` with its metrics and files (see `RunStore.delete`)."""
+        check_can_act(self.store, run_id, visitor, self.limits)
+        self.store.delete(run_id)
+
+    def wait(self, run_id: int, timeout: float | None = None) -> None:
+        """Block until a run submitted here has finished (for scripts and tests)."""
+        self._futures[run_id].result(timeout=timeout)
+
+    def shutdown(self) -> None:
+        """Start no more runs; the ones running finish, the waiting ones stay queued in the
+        store (the next start marks them interrupted)."""
+        for run_id in self._queue.close():
+            self._futures[run_id].cancel()
+
+    def _check_sweep_size(self, owner: Visitor, points: int) -> None:
+        if not owner.admin and points > self.limits.sweep_runs:
+            raise QuotaExceeded(
+                f"this sweep has {points} grid points: the limit is {self.limits.sweep_runs}; "
+                "give fewer values"
+            )
+
+    def _admit(self, owner: Visitor, count: int) -> None:
+        """Refuse `count` new runs of `owner` beyond their limits (module docstring)."""
+        if owner.admin:
+            return
+        active, limit = self.store.active_count(owner.key), self.limits.queued_runs
+        if active + count > limit and not (count > 1 and active == 0):
+            if count == 1:
+                raise QuotaExceeded(
+                    f"you have {active} runs queued or running: the limit is {limit}; "
+                    "wait for one to finish or cancel one"
+                )
+            raise QuotaExceeded(
+                f"you have {active} runs queued or running: a sweep of {count} runs must fit "
+                f"within the limit of {limit} with them, or start when you have none; wait for "
+                "them to finish or cancel them"
+            )
+        self._launches.check(owner.key)
+
+    def _queue_run(
+        self,
+        experiment_name: str,
+        config: dict[str, Any],
+        sweep_id: str | None,
+        details: dict[str, Any] | None,
+        owner: Visitor,
+    ) -> int:
+        run_id = self.store.create(experiment_name, config, sweep_id, details, owner)
+        self._futures[run_id] = Future()
+        self._queue.put(owner.key, run_id)
+        return run_id
+
+    def _work(self) -> None:
+        """A worker thread: execute the queue's runs one after another until shutdown."""
+        while (run_id := self._queue.take()) is not None:
+            future = self._futures[run_id]
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                self._execute(run_id)
+            except Exception as error:  # the store failed (a full disk): tell whoever waits
+                future.set_exception(error)
+            else:
+                future.set_result(None)
 
     def _execute(self, run_id: int) -> None:
         if self.in_process:
@@ -85,17 +287,6 @@ class JobRunner:
         )
         if not self.store.get(run_id).finished:  # the process died without recording an end
             self.store.finish(run_id, "failed", _death_notice(process.returncode, process.stderr))
-
-    def cancel(self, run_id: int) -> bool:
-        """Ask a run to stop; a queued run is cancelled before it starts."""
-        return self.store.request_cancel(run_id)
-
-    def wait(self, run_id: int, timeout: float | None = None) -> None:
-        """Block until a run submitted here has finished (for scripts and tests)."""
-        self._futures[run_id].result(timeout=timeout)
-
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _death_notice(returncode: int, stderr: str) -> str:

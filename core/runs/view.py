@@ -1,16 +1,21 @@
 """What the Training tab shows: config forms, run tables, status lines and plotly figures.
 
 Plain functions over a `RunStore` (read side only, no UI code), so a notebook or a script can
-print the same tables and draw the same learning curves and sweep heat maps.
+print the same tables and draw the same learning curves and sweep heat maps. `owners` (from
+`core.runs.access.visible_owners`) keeps the runs of those owner keys; None lists everyone's,
+with an `owner` column saying whose each run is. Nothing shown names a server path.
 """
 
+import re
 import time
+from collections.abc import Collection
 
 import pandas as pd
 import plotly.graph_objects as go
 
 from core.config import config_fields
 from core.experiments import get_experiment
+from core.paths import redact_paths
 from core.runs.store import Run, RunStore
 from core.runs.sweeps import sweep_results
 
@@ -18,6 +23,7 @@ _DASH = {"train": "solid", "val": "dot", "test": "dash"}  # line style of a spli
 
 RUNS_COLUMNS = [
     "id",
+    "name",
     "experiment",
     "status",
     "progress",
@@ -27,10 +33,14 @@ RUNS_COLUMNS = [
     "created",
     "time_s",
 ]
+EVERYONES_COLUMNS = [*RUNS_COLUMNS[:2], "owner", *RUNS_COLUMNS[2:]]  # and whose each run is
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
 
 
 def run_label(run: Run) -> str:
-    return f"#{run.id} {run.experiment}"
+    """`#12 loan_exp1`, with the owner's name for the run when they gave one."""
+    label = f"#{run.id} {run.experiment}"
+    return f"{label} “{run.name}”" if run.name else label
 
 
 def config_form(experiment_name: str) -> pd.DataFrame:
@@ -56,15 +66,22 @@ def form_values(form: pd.DataFrame) -> dict[str, str]:
 
 
 def runs_table(
-    store: RunStore, experiment: str | None = None, status: str | None = None, limit: int = 200
+    store: RunStore,
+    experiment: str | None = None,
+    status: str | None = None,
+    limit: int = 200,
+    owners: Collection[str] | None = None,
 ) -> pd.DataFrame:
-    """Newest runs first: id, experiment, status, progress, final headline metric, timing."""
+    """Newest runs first: id, name, experiment, status, progress, final headline metric, timing;
+    and the owner's name when `owners` is None (everyone's runs)."""
     rows = []
-    for run in store.list(experiment=experiment, status=status, limit=limit):
+    for run in store.list(experiment=experiment, status=status, limit=limit, owners=owners):
         metric = _metric_of(run)
         rows.append(
             {
                 "id": run.id,
+                "name": run.name,
+                "owner": run.owner_name,
                 "experiment": run.experiment,
                 "status": run.status,
                 "progress": f"{run.progress:.0%}",
@@ -75,7 +92,7 @@ def runs_table(
                 "time_s": None if run.duration_s is None else round(run.duration_s, 1),
             }
         )
-    return pd.DataFrame(rows, columns=RUNS_COLUMNS)
+    return pd.DataFrame(rows, columns=RUNS_COLUMNS if owners is not None else EVERYONES_COLUMNS)
 
 
 def summary_table(store: RunStore, run_ids: list[int]) -> pd.DataFrame:
@@ -107,9 +124,11 @@ def summary_table(store: RunStore, run_ids: list[int]) -> pd.DataFrame:
 
 
 def status_text(store: RunStore, run_id: int) -> str:
-    """A one-paragraph Markdown status of a run: state, progress, latest metrics, error."""
+    """A one-paragraph Markdown status of a run: state, progress, latest metrics, error (its
+    last line, with any server path cut to the file's name)."""
     run = store.get(run_id)
-    text = f"**Run {run.id}** · `{run.experiment}` · **{run.status}**"
+    name = f" “{_markdown_text(run.name)}”" if run.name else ""
+    text = f"**Run {run.id}**{name} · `{run.experiment}` · **{run.status}**"
     if run.status in ("queued", "running"):
         text += f" · {run.progress:.0%} {run.message}"
     final = store.final_metrics(run.id)
@@ -120,8 +139,10 @@ def status_text(store: RunStore, run_id: int) -> str:
         )
     if run.details.get("device"):
         text += f"\n\ndevice: {run.details['device']}"
+    if run.shared:
+        text += "\n\nIts model is shared: every visitor can use it in the Classifier tab."
     if run.error and run.error.strip() and run.status != "done":
-        text += f"\n\n⚠️ {run.error.strip().splitlines()[-1]}"
+        text += f"\n\n⚠️ {redact_paths(run.error.strip().splitlines()[-1])}"
     return text
 
 
@@ -225,13 +246,18 @@ def sweep_view(store: RunStore, sweep_id: str) -> tuple[pd.DataFrame, go.Figure,
     return table, figure, choice
 
 
-def sweep_ids(store: RunStore) -> list[str]:
-    """Sweep ids, newest first."""
+def sweep_ids(store: RunStore, owners: Collection[str] | None = None) -> list[str]:
+    """Sweep ids of the runs of `owners` (None: everyone's), newest first."""
     seen: dict[str, None] = {}
-    for run in store.list(limit=2000):
+    for run in store.list(limit=2000, owners=owners):
         if run.sweep_id:
             seen.setdefault(run.sweep_id)
     return list(seen)
+
+
+def _markdown_text(text: str) -> str:
+    """`text` shown as typed in Markdown: a run's name is its owner's, and others may see it."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 def _rounded(value: float | None, digits: int = 4) -> float | None:

@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_id", type=int)
     parser.add_argument("--db", required=True, help="the run store holding the queued run")
     args = parser.parse_args(argv)
-    store = RunStore(args.db)
+    store = RunStore(args.db, check=False)  # the app checked it; never move it from here
     signal.signal(signal.SIGTERM, _interrupt)  # the app stopped (or `kill`): record it
     try:
         run = execute_run(store, args.run_id)

@@ -9,11 +9,16 @@ Images are read and prepared exactly as the app's Classifier tab does (`load_ima
 model card's `InputSpec`). `--json` prints one object:
 {"model": NAME, "results": [{"image": PATH, "top_k": [{"class": C, "probability": P}, ...]}]};
 an unreadable image gets {"image": PATH, "error": MESSAGE} instead, and the exit code is 1.
+
+The image files and an .onnx model file are paths a user names, confined as everywhere
+(`core.paths.confine`: the shipped `assets/`, uploads, and `dlstudio --allow-path DIR`
+folders); a refusal ends the command before anything is read.
 """
 
 import argparse
 import json
 
+from core.paths import confine
 from core.serving.onnx import ModelFileError, OnnxClassifier
 from core.serving.run_models import load_any_model
 from core.vision.inputs import ImageInputError, load_image
@@ -31,6 +36,15 @@ def classify_files(classifier: OnnxClassifier, paths: list[str], k: int) -> list
         ranked = [{"class": name, "probability": prob} for name, prob in top]
         results.append({"image": path, "top_k": ranked})
     return results
+
+
+def confine_inputs(model: str, images: list[str]) -> None:
+    """Raise `core.paths.PathRefused` unless every image, and the model when it is an .onnx
+    file rather than a name, lies where the app may read."""
+    if model.endswith(".onnx"):
+        confine(model, "model file")
+    for image in images:
+        confine(image, "image")
 
 
 def format_table(results: list[dict]) -> str:
@@ -55,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.top_k < 1:
         parser.error("--top-k must be at least 1")
+    confine_inputs(args.model, args.images)
     try:
         classifier = load_any_model(args.model)
     except (KeyError, ValueError, FileNotFoundError, ModelFileError) as error:

@@ -6,6 +6,9 @@ A finished image run keeps its best checkpoint (`best_checkpoint` artifact). The
 is asked for, it is exported to ONNX with a card (`<run folder>/run-ID.onnx` + `.json`, parity
 checked by `ship_model`); after that it is an ONNX file like any other, so the Classifier tab
 and `dlstudio classify IMAGE --model run:ID` use the same code for both.
+
+A run's model serves its owner, an admin, and everyone once shared (`core.runs.access`); the
+`visitor` of every function here defaults to the terminal user, who may use them all.
 """
 
 import argparse
@@ -15,8 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.paths import default_db_path
+from core.runs.access import can_use, check_can_use
 from core.runs.store import Run, RunStore
 from core.serving.onnx import ModelCard, OnnxClassifier, load_model, ship_model
+from core.sharing.visitors import LOCAL, Visitor
 from core.vision.checkpoints import load_trained_model
 
 RUN_PREFIX = "run:"  # "run:12" names run 12's model wherever a model name is taken
@@ -53,9 +58,11 @@ def _is_image_model(run: Run) -> bool:
     )
 
 
-def list_run_models(store: RunStore | None = None, kind: str | None = None) -> list[RunModel]:
-    """Finished image runs whose checkpoint is still on disk, newest first; `kind` keeps only
-    the models whose input is of that kind (e.g. "digit" for the sketchpad)."""
+def list_run_models(
+    store: RunStore | None = None, kind: str | None = None, visitor: Visitor = LOCAL
+) -> list[RunModel]:
+    """Finished image runs `visitor` may use whose checkpoint is still on disk, newest first;
+    `kind` keeps only the models whose input is of that kind (e.g. "digit" for the sketchpad)."""
     store = store or RunStore(default_db_path())
     models = [
         RunModel(
@@ -66,15 +73,18 @@ def list_run_models(store: RunStore | None = None, kind: str | None = None) -> l
             test_accuracy=run.details.get("best_test_accuracy"),
         )
         for run in store.list(status="done")
-        if _is_image_model(run)
+        if can_use(visitor, run) and _is_image_model(run)
     ]
     return [model for model in models if kind is None or model.input_kind == kind]
 
 
-def run_model_path(run_id: int, store: RunStore | None = None) -> Path:
-    """The ONNX file of a run's best checkpoint, exported (once) into the run's folder."""
+def run_model_path(run_id: int, store: RunStore | None = None, visitor: Visitor = LOCAL) -> Path:
+    """The ONNX file of a run's best checkpoint, exported (once) into the run's folder.
+
+    KeyError or PermissionError when `visitor` may not use it (`check_can_use`).
+    """
     store = store or RunStore(default_db_path())
-    run = store.get(run_id)
+    run = check_can_use(store, run_id, visitor)
     if not _is_image_model(run):
         raise ValueError(
             f"run {run_id} ({run.experiment}, {run.status}) has no trained image classifier: "
@@ -113,13 +123,15 @@ def _export(run: Run, name: str, out_dir: Path) -> None:
     ship_model(model, card, out_dir)
 
 
-def load_any_model(name: str, store: RunStore | None = None) -> OnnxClassifier:
-    """A shipped model ("digits"), an .onnx path, or a run's model ("run:12")."""
+def load_any_model(
+    name: str, store: RunStore | None = None, visitor: Visitor = LOCAL
+) -> OnnxClassifier:
+    """A shipped model ("digits"), an .onnx path, or a run's model ("run:12") `visitor` may use."""
     if name.startswith(RUN_PREFIX):
         run_id = name.removeprefix(RUN_PREFIX)
         if not run_id.isdigit():
             raise ValueError(f"{name!r}: a run's model is named run:ID, e.g. run:12")
-        return load_model(run_model_path(int(run_id), store))
+        return load_model(run_model_path(int(run_id), store, visitor))
     return load_model(name)
 
 

@@ -18,7 +18,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from core.paths import data_dir
+from core.paths import confine, data_dir, redact_paths, uploads_dir
 
 BUILTIN_SOURCES = {
     "islp-default": "ISLP Default: 10,000 clients (student, balance, income) -> default; offline",
@@ -46,11 +46,18 @@ def load_table(source: str) -> pd.DataFrame:
 
 
 def read_csv(path: str | Path) -> pd.DataFrame:
-    """Read a user's CSV with clear errors for a missing, huge, empty or unreadable file."""
-    path = Path(path)
+    """Read a user's CSV with clear errors for a missing, huge, empty or unreadable file.
+
+    Messages name the file by its base name only: a visitor reads them, and the folders it lies
+    in are the server's business. The path is confined first (`core.paths.confine`): this is
+    where a user-named CSV is opened, so no caller can skip the check.
+    """
+    path = confine(path, "data")
+    if path.is_dir():
+        raise ValueError(f"{path.name} is a folder, not a CSV file")
     if not path.is_file():
         raise ValueError(
-            f"no such CSV file: {path} (built-in sources: {', '.join(BUILTIN_SOURCES)})"
+            f"no such CSV file: {path.name} (built-in sources: {', '.join(BUILTIN_SOURCES)})"
         )
     size = path.stat().st_size
     if size == 0:
@@ -65,7 +72,8 @@ def read_csv(path: str | Path) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise ValueError(f"the CSV file {path.name} has no columns") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise ValueError(f"the file {path.name} is not a readable CSV: {error}") from None
+        reason = redact_paths(str(error).strip().splitlines()[0])
+        raise ValueError(f"the file {path.name} is not a readable CSV: {reason}") from None
     if table.empty:
         raise ValueError(f"the CSV file {path.name} has a header but no rows")
     return table
@@ -80,7 +88,7 @@ def _fetch_credit_g() -> pd.DataFrame:
         )
     except Exception as error:
         raise ValueError(
-            f"OpenML credit-g could not be downloaded (no network?): {error}"
+            f"OpenML credit-g could not be downloaded (no network?): {redact_paths(str(error))}"
         ) from None
     return bunch.frame
 
@@ -198,9 +206,9 @@ def import_csv(path: str | Path) -> tuple[Path, list[str]]:
     Upload folders are temporary; runs refer to the kept copy, so they can be re-run later.
     """
     table = read_csv(path)
-    path = Path(path)
+    path = confine(path, "data")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-    kept = data_dir() / "uploads" / f"{digest}-{path.name}"
+    kept = uploads_dir() / f"{digest}-{path.name}"
     kept.parent.mkdir(parents=True, exist_ok=True)
     if not kept.exists():
         shutil.copyfile(path, kept)

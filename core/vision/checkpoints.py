@@ -120,7 +120,9 @@ def find_checkpoint(resume: str) -> Path:
     if path.is_dir():
         path = path / LAST_CHECKPOINT
     if not path.is_file():
-        raise FileNotFoundError(f"resume: no checkpoint at {path}")
+        raise FileNotFoundError(
+            f"resume: no checkpoint {path.name}: give a run folder or its {LAST_CHECKPOINT}"
+        )
     return path
 
 
@@ -187,13 +189,17 @@ def load_extractor(model: nn.Module, backbone: str, init_from: str) -> list[str]
     if path.is_dir():
         path = path / EXTRACTOR_CHECKPOINT
     if not path.is_file():
-        raise FileNotFoundError(f"init_from: no extractor checkpoint at {path}")
+        raise FileNotFoundError(
+            f"init_from: no extractor checkpoint {path.name}: give a run folder or its "
+            f"{EXTRACTOR_CHECKPOINT}"
+        )
     saved = load_checkpoint(path)
     if saved.get("backbone") != backbone:
         raise ValueError(
-            f"init_from: {path} holds a {saved.get('backbone')} extractor, this run is a {backbone}"
+            f"init_from: {path.name} holds a {saved.get('backbone')} extractor, "
+            f"this run is a {backbone}"
         )
     unexpected = model.load_state_dict(saved["extractor"], strict=False).unexpected_keys
     if unexpected:
-        raise ValueError(f"init_from: {path} has tensors the model lacks: {unexpected[:3]}")
+        raise ValueError(f"init_from: {path.name} has tensors the model lacks: {unexpected[:3]}")
     return list(saved["extractor"])

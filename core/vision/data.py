@@ -27,7 +27,7 @@ from PIL import Image
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from core.paths import data_dir
+from core.paths import data_dir, redact_paths
 from core.vision.inputs import load_image
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -80,12 +80,14 @@ def read_idx(path: Path) -> np.ndarray:
     with opener(path, "rb") as file:
         data = file.read()
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
-        raise ValueError(f"{path} is not an IDX file of unsigned bytes")
+        raise ValueError(f"{path.name} is not an IDX file of unsigned bytes")
     ndim = data[3]
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
     if body.size != int(np.prod(shape)):
-        raise ValueError(f"{path}: the header says {shape}, but the file holds {body.size} bytes")
+        raise ValueError(
+            f"{path.name}: the header says {shape}, but the file holds {body.size} bytes"
+        )
     return body.reshape(shape)
 
 
@@ -126,7 +128,7 @@ def load_fashion_mnist(root: Path | None = None) -> ImageDataset:
     folder = root or FASHION_MNIST_DIR
     if not _has_idx_files(folder):
         raise FileNotFoundError(
-            f"Fashion-MNIST was not found in {folder}: install the Debian package "
+            f"Fashion-MNIST was not found in {folder.name}: install the Debian package "
             "dataset-fashion-mnist (apt-get install dataset-fashion-mnist)"
         )
     return _load_idx_pair(folder, "fashion-mnist", FASHION_MNIST_CLASSES)
@@ -144,7 +146,7 @@ def load_mnist(root: Path | None = None) -> ImageDataset:
             return _load_idx_pair(candidate, "mnist", DIGIT_CLASSES)
     if root is not None:
         raise FileNotFoundError(
-            f"no MNIST IDX files in {folder}: it needs train-images-idx3-ubyte, "
+            f"no MNIST IDX files in {folder.name}: it needs train-images-idx3-ubyte, "
             "train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte "
             "(each may be .gz)"
         )
@@ -154,8 +156,8 @@ def load_mnist(root: Path | None = None) -> ImageDataset:
         MNIST(str(folder), download=True)
     except Exception as error:  # no network: URLError, timeouts, HTTP errors
         raise FileNotFoundError(
-            f"MNIST could not be downloaded ({error}); give data_root, a folder with the four "
-            "MNIST IDX files"
+            f"MNIST could not be downloaded ({redact_paths(str(error))}); give data_root, a "
+            "folder with the four MNIST IDX files"
         ) from error
     return _load_idx_pair(folder / "MNIST" / "raw", "mnist", DIGIT_CLASSES)
 
@@ -178,11 +180,11 @@ def load_image_folder(root: Path | None, name: str = "imagefolder") -> ImageData
     if root is None:
         raise FileNotFoundError(f"{name} needs data_root, a folder with train/ and val/{hint}")
     splits = {split: root / split for split in ("train", "val")}
-    missing = [str(path) for path in splits.values() if not path.is_dir()]
+    missing = [f"{split}/" for split, path in splits.items() if not path.is_dir()]
     if missing:
         raise FileNotFoundError(
-            f"{name}: missing folder(s) {', '.join(missing)}: expected "
-            f"{root}/train/<class>/*.jpg and {root}/val/<class>/*.jpg{hint}"
+            f"{name}: {root.name} has no {' and no '.join(missing)}: expected "
+            f"{root.name}/train/<class>/*.jpg and {root.name}/val/<class>/*.jpg{hint}"
         )
     classes = [folder.name for folder in _class_folders(splits["train"])]
     val_classes = [folder.name for folder in _class_folders(splits["val"])]
@@ -196,7 +198,7 @@ def load_image_folder(root: Path | None, name: str = "imagefolder") -> ImageData
         for label, class_name in enumerate(classes):
             files = _image_files(folder / class_name)
             if not files:
-                raise ValueError(f"{name}: no images in {folder / class_name}")
+                raise ValueError(f"{name}: no images in {folder.name}/{class_name}")
             paths += files
             labels += [label] * len(files)
             is_test += [split == "val"] * len(files)

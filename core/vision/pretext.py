@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from core.config import check_range
+from core.config import check_range, check_seed
 from core.device import pick_device
 from core.optim import create_optimizer
 from core.training import EpochProgress, TrainingStep, seed_everything
@@ -45,7 +45,7 @@ from core.vision.backbones import SmallCNN, create_backbone
 from core.vision.checkpoints import EXTRACTOR_CHECKPOINT, save_extractor
 from core.vision.evaluation import evaluate
 from core.vision.schedules import LrSchedule
-from core.vision.train import ImageTrainConfig, prepare_data, train_one_epoch
+from core.vision.train import MAX_PICTURES, ImageTrainConfig, prepare_data, train_one_epoch
 
 # (row, column) step from the centre patch to the neighbour of each label, in reading order:
 #   0 1 2
@@ -189,7 +189,9 @@ class ContextConfig:
         default="fashion-mnist",
         metadata={"help": "grey image data set (its labels are not used)", "choices": GRAY_DATA},
     )
-    data_root: str = field(default="", metadata={"help": "folder of the data set (MNIST)"})
+    data_root: str = field(
+        default="", metadata={"help": "folder of the data set (MNIST)", "path": True}
+    )
     input_size: int = field(default=28, metadata={"help": "side of the pictures, pixels"})
     patch_size: int = field(default=6, metadata={"help": "side of a patch, pixels"})
     gap: int = field(default=3, metadata={"help": "pixels between neighbouring patches"})
@@ -220,11 +222,13 @@ class ContextConfig:
         check_range("intensity_jitter", self.intensity_jitter, low=0, high=1)
         check_range("noise", self.noise, low=0, high=1)
         check_range("pairs_per_image", self.pairs_per_image, low=1, high=64)
-        check_range("limit_images", self.limit_images, low=0)
+        check_range("limit_images", self.limit_images, low=0, high=MAX_PICTURES)
         check_range("epochs", self.epochs, low=1, high=1000)
         check_range("batch_size", self.batch_size, low=2, high=65536)
         check_range("lr", self.lr, low=0, low_inclusive=False, high=10)
         check_range("weight_decay", self.weight_decay, low=0, high=10)
+        check_seed("seed", self.seed)
+        check_seed("split_seed", self.split_seed)
         self.geometry.check_fits(self.input_size)
 
     @property

@@ -42,7 +42,12 @@ from core.device import pick_device
 from core.vision.checkpoints import BEST_CHECKPOINT, LAST_CHECKPOINT, load_trained_model
 from core.vision.evaluation import evaluate
 from core.vision.prepared import PreparedData, fraction_subset
-from core.vision.train import ImageTrainConfig, prepare_data, train_image_classifier
+from core.vision.train import (
+    MAX_PICTURES,
+    ImageTrainConfig,
+    prepare_data,
+    train_image_classifier,
+)
 
 
 @dataclass
@@ -80,7 +85,7 @@ class PseudoLabelConfig(ImageTrainConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         check_range("threshold", self.threshold, low=0, high=1)
-        check_range("top_k", self.top_k, low=0)
+        check_range("top_k", self.top_k, low=0, high=MAX_PICTURES)
         check_range("rounds", self.rounds, low=1, high=20)
         if self.resume:
             raise ValueError("resume: a pseudo-labeling run has several stages; start it anew")

@@ -33,7 +33,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from torchvision.transforms import v2
 
-from core.config import check_range
+from core.config import check_range, check_seed
 from core.device import pick_device
 from core.optim import create_optimizer
 from core.training import SPLITS, EpochProgress, TrainingStep, seed_everything
@@ -61,6 +61,8 @@ RECIPES: dict[str, tuple[bool, bool, bool]] = {
     "augment": (True, False, False),
     "all": (True, True, True),
 }
+MAX_PICTURES = 10_000_000  # more than any data set here holds: a larger limit_train means all
+MAX_BATCH_PIXELS = 2**24  # input_size^2 * batch_size: 1024 px x 16 pictures, 128 px x 1024
 # config name -> options of the core.optim factory: SGD with Nesterov momentum, or AdamW
 IMAGE_OPTIMIZERS: dict[str, dict[str, object]] = {
     "sgd": {"momentum": 0.9, "nesterov": True},
@@ -77,7 +79,8 @@ class ImageTrainConfig:
         metadata={"help": "built-in image data set", "choices": tuple(DATA_SOURCES)},
     )
     data_root: str = field(
-        default="", metadata={"help": "folder of the data set (MNIST IDX files, AFHQ photos)"}
+        default="",
+        metadata={"help": "folder of the data set (MNIST IDX files, AFHQ photos)", "path": True},
     )
     backbone: str = field(
         default="efficientnet_lite0",
@@ -148,7 +151,8 @@ class ImageTrainConfig:
         default=0, metadata={"help": "train on this many pictures only, stratified (0: all)"}
     )
     resume: str = field(
-        default="", metadata={"help": "continue from a run folder or its last.pt checkpoint"}
+        default="",
+        metadata={"help": "continue from a run folder or its last.pt checkpoint", "path": True},
     )
     label_fraction: float = field(
         default=1.0,
@@ -158,7 +162,9 @@ class ImageTrainConfig:
         default="",
         metadata={
             "help": "start the feature extractor from a self-supervised one: a context "
-            "prediction run folder or its extractor.pt (core.vision.pretext)"
+            "prediction run's id, its folder or its extractor.pt (core.vision.pretext)",
+            "path": True,
+            "not_a_path": str.isdigit,  # a run id: core.experiments.pretext resolves it
         },
     )
 
@@ -172,8 +178,11 @@ class ImageTrainConfig:
         check_range("stage_lr_decay", self.stage_lr_decay, low=0, low_inclusive=False, high=1)
         check_range("warmup_epochs", self.warmup_epochs, low=0, high=1000)
         check_range("early_stopping_patience", self.early_stopping_patience, low=0, high=1000)
-        check_range("limit_train", self.limit_train, low=0)
+        check_range("limit_train", self.limit_train, low=0, high=MAX_PICTURES)
         check_range("label_fraction", self.label_fraction, low=0, low_inclusive=False, high=1)
+        check_seed("seed", self.seed)
+        check_seed("split_seed", self.split_seed)
+        check_batch_pixels(self.input_size, self.batch_size)
         if self.init_from and self.pretrained:
             raise ValueError(
                 "init_from replaces the initial weights: use pretrained=false with init_from"
@@ -189,6 +198,16 @@ class ImageTrainConfig:
                 "gradual_unfreeze needs pretrained=true: unfreezing a randomly initialised "
                 "network stage by stage would train the head on random features"
             )
+
+
+def check_batch_pixels(input_size: int, batch_size: int) -> None:
+    """Refuse a batch of pictures too large to fit in memory (`MAX_BATCH_PIXELS`)."""
+    pixels = input_size**2 * batch_size
+    if pixels > MAX_BATCH_PIXELS:
+        raise ValueError(
+            f"batch_size={batch_size} pictures of {input_size}x{input_size} make {pixels:,} "
+            f"pixels per batch; at most {MAX_BATCH_PIXELS:,}: a smaller batch or input size"
+        )
 
 
 # -- data -------------------------------------------------------------------------------------
