@@ -265,6 +265,28 @@ def test_launches_are_rate_limited_per_visitor_and_a_sweep_counts_once(
     runner.submit(held.name, owner=bob)
 
 
+def test_new_anonymous_ids_cannot_fill_the_queue_past_the_total(make_runner, store, held):
+    runner = make_runner(queued_runs=2, queued_total=3)
+    flooders = [anonymous(new_browser_token()) for _ in range(4)]
+    for flooder in flooders[:3]:
+        runner.submit(held.name, owner=flooder)
+    with pytest.raises(QuotaExceeded, match="the queue is full"):
+        runner.submit(held.name, owner=flooders[3])
+    assert store.active_count() == 3
+    runner.submit(held.name)  # the host (an admin) still launches
+
+
+def test_refused_launches_count_against_the_rate_too(make_runner, store, held, bob):
+    """Checking a launch reads the visitor's data: a stream of bad launches is bounded."""
+    runner = make_runner(launches_per_minute=2, queued_runs=10)
+    for _ in range(2):
+        with pytest.raises(ValueError, match="unknown config key"):
+            runner.submit(held.name, {"no_such_key": "1"}, owner=bob)
+    with pytest.raises(RateLimited):
+        runner.submit(held.name, owner=bob)
+    assert store.list(owners=[bob.key]) == []
+
+
 # --- a fair queue ------------------------------------------------------------------------------
 
 

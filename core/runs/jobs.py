@@ -13,12 +13,15 @@ in the order they first queued), so one visitor's sweep cannot keep another's si
 waiting behind all of it.
 
 Visitors who are not admins are held to the host's limits (`core.sharing.limits.HostLimits`):
-- at most `queued_runs` of their runs queued or running at once;
+- at most `queued_runs` of their runs queued or running at once, and no new run at all while
+  `queued_total` runs of everyone are (a visitor can make new anonymous ids at will);
 - a sweep of at most `sweep_runs` grid points, refused before anything is stored. A sweep is
   admitted when its points fit within `queued_runs` together with the visitor's runs already
   queued or running, or when the visitor has none queued or running (it may then queue up to
   `sweep_runs` points, above `queued_runs`); while its runs wait, the first rule refuses more;
-- at most `launches_per_minute` launches in any minute (a sweep counts as one launch).
+- at most `launches_per_minute` launches in any minute (a sweep counts as one launch). A launch
+  counts when it is asked for, before its config is checked: checking reads the visitor's data
+  (a CSV of up to 50 MB), so refused launches must be bounded too.
 Admins, the terminal user (`core.sharing.visitors.LOCAL`) among them, have no limits.
 """
 
@@ -147,6 +150,7 @@ class JobRunner:
         data (a CSV without the target, a target with three classes), and QuotaExceeded or
         RateLimited (both ValueErrors) past the owner's limits, before anything is stored.
         """
+        self._count_launch(owner)
         config = asdict(get_experiment(experiment_name).checked_config(values))
         details = {"swept_keys": swept_keys} if swept_keys else None
         with self._admission:
@@ -165,6 +169,7 @@ class JobRunner:
         Every point is validated, and the sweep admitted as a whole (module docstring), before
         any run is stored.
         """
+        self._count_launch(owner)
         experiment = get_experiment(experiment_name)
         grid = grid or experiment.grid
         self._check_sweep_size(owner, math.prod(len(values) for values in grid.values()))
@@ -230,6 +235,11 @@ class JobRunner:
         """Refuse `count` new runs of `owner` beyond their limits (module docstring)."""
         if owner.admin:
             return
+        if self.store.active_count() + count > self.limits.queued_total:
+            raise QuotaExceeded(
+                "the queue is full: every training slot of this server is taken for now; "
+                "try again when some runs have finished"
+            )
         active, limit = self.store.active_count(owner.key), self.limits.queued_runs
         if active + count > limit and not (count > 1 and active == 0):
             if count == 1:
@@ -242,7 +252,11 @@ class JobRunner:
                 f"within the limit of {limit} with them, or start when you have none; wait for "
                 "them to finish or cancel them"
             )
-        self._launches.check(owner.key)
+
+    def _count_launch(self, owner: Visitor) -> None:
+        """One launch of `owner` against their rate (admins have none); RateLimited beyond."""
+        if not owner.admin:
+            self._launches.check(owner.key)
 
     def _queue_run(
         self,

@@ -495,12 +495,12 @@ class RunStore:
             ).fetchall()
         return [_row_to_run(row) for row in rows]
 
-    def active_count(self, owner_key: str) -> int:
-        """How many runs of this owner are queued or running."""
+    def active_count(self, owner_key: str | None = None) -> int:
+        """How many runs of this owner (None: of everyone) are queued or running."""
+        where, params = ("owner = ? AND ", (owner_key,)) if owner_key is not None else ("", ())
         with self._connect() as db:
             row = db.execute(
-                "SELECT count(*) FROM runs WHERE owner = ? AND status IN ('queued', 'running')",
-                (owner_key,),
+                f"SELECT count(*) FROM runs WHERE {where}status IN ('queued', 'running')", params
             ).fetchone()
         return int(row[0])
 

@@ -25,6 +25,9 @@ class HostLimits:
 
     queued_runs: int = 3  # DLSTUDIO_MAX_QUEUED: runs a visitor may have queued or running
     sweep_runs: int = 12  # DLSTUDIO_MAX_SWEEP: grid points in one sweep
+    # DLSTUDIO_MAX_QUEUED_TOTAL: runs of all visitors queued or running. Anonymous ids cost
+    # nothing to make, so per-visitor quotas alone do not bound the queue.
+    queued_total: int = 40
     launches_per_minute: int = 10  # DLSTUDIO_LAUNCHES_PER_MINUTE
     heavy_per_minute: int = 6  # DLSTUDIO_HEAVY_PER_MINUTE: bootstraps, corpus uploads
     bootstrap_budget: int = 20_000_000  # DLSTUDIO_BOOTSTRAP_BUDGET: rows x resamples
@@ -36,6 +39,7 @@ class HostLimits:
         names = {
             "queued_runs": "DLSTUDIO_MAX_QUEUED",
             "sweep_runs": "DLSTUDIO_MAX_SWEEP",
+            "queued_total": "DLSTUDIO_MAX_QUEUED_TOTAL",
             "launches_per_minute": "DLSTUDIO_LAUNCHES_PER_MINUTE",
             "heavy_per_minute": "DLSTUDIO_HEAVY_PER_MINUTE",
             "bootstrap_budget": "DLSTUDIO_BOOTSTRAP_BUDGET",
