@@ -20,9 +20,9 @@ import gradio as gr
 from core.experiments import get_experiment, list_experiments
 from core.paths import upload_name
 from core.runs import view
-from core.runs.access import can_see, visible_owners
+from core.runs.access import check_can_see, visible_owners
 from core.runs.jobs import JobRunner
-from core.runs.store import MAX_NAME_CHARS, STATUSES, Run, RunStore, RunStoreFullError
+from core.runs.store import MAX_NAME_CHARS, STATUSES, RunStore, RunStoreFullError
 from core.runs.sweeps import format_grid, parse_grid
 from core.sharing.limits import HostLimits
 from core.sharing.visitors import Visitor
@@ -37,6 +37,8 @@ RECOVERED_NOTICE = (
     "⚠️ The run store was damaged and has been set aside; training starts with an empty store. "
     "The damaged file is kept for the host."
 )
+MAX_RUN_ID = 2**63 - 1  # SQLite's largest integer
+MAX_COMPARED = 20  # runs drawn on one comparison figure
 REFUSED = (KeyError, PermissionError, ValueError)  # what the runner says no with, in plain words
 
 
@@ -73,6 +75,29 @@ def upload_csv(path, form):
     )
 
 
+def run_number(run_id) -> int | None:
+    """The id in the visitor's Run field (None when empty, which a browser sends as 0). The
+    field is a visitor's input like any other: anything but a whole number from 1 up is
+    refused in plain words."""
+    if run_id is None or run_id == "" or run_id == 0:
+        return None
+    try:
+        number = float(run_id)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not number.is_integer() or not 1 <= number <= MAX_RUN_ID:
+        raise gr.Error("A run number is a whole number from 1 up.")
+    return int(number)
+
+
+def chosen_run(run_id, missing: str = "Launch or choose a run first.") -> int:
+    """The current run's id; a UI error saying `missing` when there is none."""
+    number = run_number(run_id)
+    if number is None:
+        raise gr.Error(missing)
+    return number
+
+
 def refusal(what: str, error: Exception) -> gr.Error:
     """A UI error that says what was not done and why (the runner's words)."""
     return gr.Error(f"{what}: {error.args[0]}")
@@ -102,10 +127,9 @@ def launch_sweep(runner: JobRunner, visitor: Visitor, name: str, form, grid_text
 
 def cancel(runner: JobRunner, visitor: Visitor, run_id) -> None:
     """Stop the current run (its owner or an admin only)."""
-    if run_id is None:
-        raise gr.Error("There is no queued or running run to cancel.")
+    run_id = chosen_run(run_id, "There is no queued or running run to cancel.")
     try:
-        cancelled = runner.cancel(int(run_id), visitor)
+        cancelled = runner.cancel(run_id, visitor)
     except REFUSED as error:
         raise refusal("Not cancelled", error) from None
     if not cancelled:
@@ -115,52 +139,42 @@ def cancel(runner: JobRunner, visitor: Visitor, run_id) -> None:
 
 def rename(runner: JobRunner, visitor: Visitor, run_id, name: str) -> str:
     """Give the current run a name (its owner or an admin only); its new status line."""
-    if run_id is None:
-        raise gr.Error("Launch or choose a run first.")
+    run_id = chosen_run(run_id)
     try:
-        runner.rename(int(run_id), name, visitor)
+        runner.rename(run_id, name, visitor)
     except REFUSED as error:
         raise refusal("Not renamed", error) from None
-    return view.status_text(runner.store, int(run_id))
+    return view.status_text(runner.store, run_id)
 
 
 def share(runner: JobRunner, visitor: Visitor, run_id, shared: bool) -> str:
     """Let every visitor use the current run's trained model, or stop (owner or admin only)."""
-    if run_id is None:
-        raise gr.Error("Launch or choose a run first.")
+    run_id = chosen_run(run_id)
     try:
-        runner.share(int(run_id), bool(shared), visitor)
+        runner.share(run_id, bool(shared), visitor)
     except REFUSED as error:
         raise refusal("Sharing not changed", error) from None
-    return view.status_text(runner.store, int(run_id))
+    return view.status_text(runner.store, run_id)
 
 
 def delete(runner: JobRunner, visitor: Visitor, run_id):
     """Delete the current run with its files (owner or admin only); no run is current after."""
-    if run_id is None:
-        raise gr.Error("Launch or choose a run first.")
+    run_id = chosen_run(run_id)
     try:
-        runner.delete(int(run_id), visitor)
+        runner.delete(run_id, visitor)
     except REFUSED as error:
         raise refusal("Not deleted", error) from None
     gr.Info(f"Run {run_id} deleted.")
     return None, f"Run {run_id} was deleted."
 
 
-def visible_run(store: RunStore, limits: HostLimits, visitor: Visitor, run_id: int) -> Run:
-    """The run, when `visitor` may see it; KeyError as for a missing run otherwise."""
-    run = store.get(run_id)
-    if not can_see(visitor, run, limits):
-        raise KeyError(f"no run with id {run_id}")
-    return run
-
-
 def show_run(runner: JobRunner, visitor: Visitor, run_id):
     """The name and sharing of the run just made current, for its controls."""
+    run_id = run_number(run_id)
     if run_id is None:
         return "", False
     try:
-        run = visible_run(runner.store, runner.limits, visitor, int(run_id))
+        run = check_can_see(runner.store, run_id, visitor, runner.limits)
     except KeyError:
         return "", False
     return run.name, run.shared
@@ -190,12 +204,13 @@ def refresh(runner: JobRunner, visitor: Visitor, run_id, experiment_filter, stat
         compare_update = gr.update(choices=choices)
         sweeps_update = gr.update(choices=view.sweep_ids(store, owners))
     lists = (table, compare_update, sweeps_update, choices)
+    run_id = run_number(run_id)
     if run_id is None:
         return gr.skip(), gr.skip(), gr.skip(), *lists
     try:
-        run = visible_run(store, runner.limits, visitor, int(run_id))
+        run = check_can_see(store, run_id, visitor, runner.limits)
     except KeyError:
-        return f"There is no run {int(run_id)} among the runs you can see.", None, None, *lists
+        return f"There is no run {run_id} among the runs you can see.", None, None, *lists
     metric = get_experiment(run.experiment).metric
     return (
         view.status_text(store, run.id),
@@ -209,9 +224,12 @@ def compare_runs(runner: JobRunner, visitor: Visitor, run_ids: list[int], quanti
     """The chosen runs' curves (train and test) on one figure, and their summary table."""
     if not run_ids:
         return None, gr.update(value=None)
+    if len(run_ids) > MAX_COMPARED:
+        raise gr.Error(f"Compare at most {MAX_COMPARED} runs at once.")
+    run_ids = [chosen_run(run_id) for run_id in run_ids]
     try:
         for run_id in run_ids:
-            visible_run(runner.store, runner.limits, visitor, int(run_id))
+            check_can_see(runner.store, run_id, visitor, runner.limits)
     except KeyError as error:
         raise refusal("Not compared", error) from None
     return (
@@ -359,7 +377,9 @@ def runs_panel(runner: JobRunner, names: list[str], visitor: VisitorControls) ->
     empty = view.runs_table(runner.store, owners=())
     table = gr.Dataframe(empty, interactive=False, elem_id="runs-table")
     with gr.Row():
-        compare = gr.Dropdown([], multiselect=True, label="Compare runs", scale=3)
+        compare = gr.Dropdown(
+            [], multiselect=True, max_choices=MAX_COMPARED, label="Compare runs", scale=3
+        )
         quantity = gr.Radio(["roc_auc", "loss"], value="roc_auc", label="Curve", scale=1)
     compare_plot = gr.Plot(label="Compared runs (train solid, test dashed)")
     summary = gr.Dataframe(interactive=False, label="Summary", headers=["run", "status"])

@@ -312,8 +312,12 @@ def draw_many(logits: torch.Tensor, settings: DecodingSettings, count: int) -> t
 
 
 def chi_square_p(counts: torch.Tensor, probs: torch.Tensor) -> float:
-    """Pearson's test; tokens expected fewer than 5 times are pooled into one cell."""
-    expected = probs.double() * counts.sum()
+    """Pearson's test; tokens expected fewer than 5 times are pooled into one cell.
+
+    The float32 probabilities are renormalised in float64 first: their sum misses 1 by up to
+    ~1e-7, which scipy's check that the totals agree (to 1.5e-8) would refuse.
+    """
+    expected = probs.double() / probs.double().sum() * counts.sum()
     big = expected >= 5
     observed, expected = counts[big].tolist(), expected[big].tolist()
     observed.append(counts[~big].sum().item())

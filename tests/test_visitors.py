@@ -238,3 +238,21 @@ def test_the_training_tab_shows_no_server_path_and_a_visitor_sees_their_own_run(
         sync_api.expect(page.locator("#runs-table")).to_contain_text("loan_exp1")
     finally:
         page.close()
+
+
+@pytest.mark.parametrize("sent", [float("inf"), float("nan"), 1.5, -3, 2.0**70, "x", [1]])
+def test_a_run_number_that_is_no_run_id_gets_a_plain_refusal(sent):
+    """The Run field is a visitor's input: inf would end int() in an OverflowError."""
+    with pytest.raises(gr.Error, match="whole number from 1 up"):
+        training.run_number(sent)
+
+
+def test_a_comparison_is_bounded(store):
+    runner = JobRunner(store, in_process=True, limits=HostLimits())
+    try:
+        with pytest.raises(gr.Error, match=f"at most {training.MAX_COMPARED} runs"):
+            training.compare_runs(
+                runner, anonymous(new_browser_token()), list(range(1, 10**4)), "loss"
+            )
+    finally:
+        runner.shutdown()

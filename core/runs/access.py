@@ -33,6 +33,15 @@ def can_see(visitor: Visitor, run: Run, limits: HostLimits) -> bool:
     return owners is None or run.owner in owners
 
 
+def check_can_see(store: RunStore, run_id: int, visitor: Visitor, limits: HostLimits) -> Run:
+    """The run, when `visitor` may see it; KeyError "no run with id N" otherwise, as for a run
+    that does not exist."""
+    run = store.get(run_id)
+    if not can_see(visitor, run, limits):
+        raise KeyError(f"no run with id {run_id}")
+    return run
+
+
 def can_use(visitor: Visitor, run: Run) -> bool:
     """Whether `visitor` may serve the run's trained model."""
     return visitor.admin or run.owner in (visitor.key, REFERENCE_OWNER) or run.shared
