@@ -4,10 +4,12 @@ Everything lives under one data directory so that a container can mount it as a 
 `DLSTUDIO_DATA` overrides the default `<repo>/data` (ignored by git).
 
 The app is public, so a path a visitor names (a config's `data`, a retrieval corpus, a vector
-file) is `confine`d: it must lie in the uploads (the copies the app keeps and Gradio's own
-upload folder; `uploads/NAME` names a kept copy) or in the data shipped with the app
-(`assets/`, `<data dir>/datasets/`), after symlinks are resolved. Nothing else is readable,
-and the run store never is. A host or a terminal user opens more folders with `allow_paths`
+file) is `confine`d: it must lie in the uploads the app keeps (`uploads/NAME` names a kept copy)
+or in the data shipped with the app (`assets/`, `<data dir>/datasets/`), after symlinks are
+resolved. Gradio's own upload folder is open only to files handed over by an upload component
+(`uploaded=True`): Gradio gives a handler only the files of that request, while a path typed
+into a form could name another visitor's upload there. Nothing else is readable, and the run
+store never is. A host or a terminal user opens more folders with `allow_paths`
 (`dlstudio --allow-path DIR`), which also reaches the worker processes through
 `DLSTUDIO_ALLOW_PATHS`.
 """
@@ -59,10 +61,12 @@ def shipped_data_dirs() -> list[Path]:
     return [REPO_ROOT / "assets", data_dir() / "datasets"]
 
 
-def allowed_dirs() -> list[Path]:
-    """Every folder a user-named path may lie in, resolved."""
+def allowed_dirs(uploaded: bool = False) -> list[Path]:
+    """Every folder a user-named path may lie in, resolved; with `uploaded`, Gradio's upload
+    folder too (for a file an upload component handed over)."""
     extra = [Path(p).expanduser() for p in os.environ.get(ALLOW_ENV, "").split(os.pathsep) if p]
-    roots = [uploads_dir(), gradio_upload_dir(), *shipped_data_dirs(), *extra]
+    handed_over = [gradio_upload_dir()] if uploaded else []
+    roots = [uploads_dir(), *handed_over, *shipped_data_dirs(), *extra]
     return [root.resolve() for root in roots]
 
 
@@ -84,11 +88,12 @@ def _inside(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
 
-def confine(path: str | Path, what: str = "file") -> Path:
+def confine(path: str | Path, what: str = "file", *, uploaded: bool = False) -> Path:
     """`path` resolved (symlinks followed) when the app may read it; else `PathRefused`.
 
     `what` names the input in the message ("data", "corpus file"); the message never repeats
-    the path, so a refusal tells a visitor nothing about the server's files.
+    the path, so a refusal tells a visitor nothing about the server's files. `uploaded` says
+    the path came from an upload component (not typed), which opens Gradio's upload folder.
     """
     text = str(path).strip()
     if not text or "\x00" in text:
@@ -99,7 +104,7 @@ def confine(path: str | Path, what: str = "file") -> Path:
         resolved = Path(text).expanduser().resolve()
     if any(_inside(resolved, denied) for denied in _run_store_paths()):
         raise PathRefused(f"{what}: the run store cannot be used as an input")
-    if not any(_inside(resolved, root) for root in allowed_dirs()):
+    if not any(_inside(resolved, root) for root in allowed_dirs(uploaded)):
         raise PathRefused(
             f"{what}: refused; the app reads only files you uploaded and the data shipped with it"
         )

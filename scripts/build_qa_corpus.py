@@ -284,12 +284,12 @@ def main() -> None:
 def write_embeddings(records: list[dict]) -> None:
     """Embed every question and answer with the dense retriever's model and ship the vectors."""
     sys.path.insert(0, str(REPO_ROOT))
-    from core.retrieval.dense import SHIPPED_CACHE, EmbeddingCache, write_vectors
+    from core.retrieval.dense import SHIPPED_CACHE, encode, text_key, write_vectors
 
-    cache = EmbeddingCache(shipped=None, local=None)  # embed everything afresh
-    cache.embed(sorted({r[field] for r in records for field in ("question", "answer")}))
-    write_vectors(SHIPPED_CACHE, cache.vectors)
-    print(f"wrote {len(cache.vectors)} vectors to {SHIPPED_CACHE}")
+    texts = sorted({r[field] for r in records for field in ("question", "answer")})
+    vectors = dict(zip(map(text_key, texts), encode(texts), strict=True))  # all afresh
+    write_vectors(SHIPPED_CACHE, vectors)
+    print(f"wrote {len(vectors)} vectors to {SHIPPED_CACHE}")
 
 
 if __name__ == "__main__":

@@ -82,7 +82,7 @@ def csv_loader(columns: list[str]):
     def load(path: str | None):
         if path is None:
             return gr.skip()
-        table = inputs.read_csv(path)
+        table = inputs.read_csv(path, uploaded=True)
         inputs.require_columns(table, columns, "this table")
         return table
 

@@ -25,11 +25,19 @@ def test_only_the_hosts_admin_token_makes_an_admin(monkeypatch):
     visitor = visitors.session_visitor("abc")
     monkeypatch.delenv(visitors.ADMIN_TOKEN_ENV, raising=False)
     assert not visitors.with_admin_token(visitor, "").admin  # no token set: nobody is admin
-    monkeypatch.setenv(visitors.ADMIN_TOKEN_ENV, "s3cret")
+    token = "a-long-token-only-the-host-knows"
+    monkeypatch.setenv(visitors.ADMIN_TOKEN_ENV, token)
     assert not visitors.with_admin_token(visitor, "wrong").admin
     assert not visitors.with_admin_token(visitor, None).admin
-    promoted = visitors.with_admin_token(visitor, "s3cret")
+    promoted = visitors.with_admin_token(visitor, token)
     assert promoted.admin and promoted.key == visitor.key
+
+
+def test_an_admin_token_short_enough_to_guess_makes_no_admin(monkeypatch, caplog):
+    visitor = visitors.session_visitor("abc")
+    monkeypatch.setenv(visitors.ADMIN_TOKEN_ENV, "s3cret")
+    assert not visitors.with_admin_token(visitor, "s3cret").admin
+    assert "shorter than 20 characters and is ignored" in caplog.text
 
 
 def test_limits_come_from_the_environment_with_defaults(monkeypatch):

@@ -44,6 +44,23 @@ def server(tmp_path, monkeypatch) -> Path:
     return secret
 
 
+def test_gradio_upload_folder_is_open_only_to_files_an_upload_component_handed_over(
+    server, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    upload = tmp_path / "gradio" / "4c1e9a" / "loans.csv"
+    upload.parent.mkdir(parents=True)
+    upload.write_text("a,b\n1,0\n2,1\n")
+    assert confine(upload, uploaded=True) == upload.resolve()
+    assert "refused" in refusal(upload)  # typed into a form: maybe another visitor's upload
+    config = get_experiment("loan_exp1").config_type
+    with pytest.raises(PathRefused, match="refused"):
+        build_config(config, {"data": str(upload), "target": "b"})
+    read_csv(upload, uploaded=True)  # what the CSV upload's handler does
+    with pytest.raises(PathRefused):
+        read_csv(upload)
+
+
 def refusal(path, what: str = "data") -> str:
     """The message `confine` refuses `path` with; it must name no path."""
     with pytest.raises(PathRefused) as error:

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 import time
@@ -60,6 +61,10 @@ class World:
 
     def link(self, name: str) -> str:
         return str(self.uploads / f"link-{name}")
+
+    def planted(self, name: str) -> str:
+        """A copy of the outside file in Gradio's upload folder, as another visitor's upload."""
+        return str(self.gradio_tmp / "another-visitor" / name)
 
     def traversal(self, name: str) -> str:
         """The outside file as a `../..` path from the app's working directory (the repo)."""
@@ -126,8 +131,10 @@ def world(tmp_path_factory):
     )
     write_canaries(world.outside)
     world.uploads.mkdir(parents=True)
+    Path(world.planted("x")).parent.mkdir(parents=True)
     for name in (".env", "secret.csv", "labels.csv", "secret.jsonl", "secret.npy"):
         Path(world.link(name)).symlink_to(world.outside / name)
+        shutil.copyfile(world.outside / name, world.planted(name))
     with (root / "app.log").open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "app.py"],
@@ -255,6 +262,7 @@ def hostile_paths(name: str) -> list[tuple[str, Callable[[World], str]]]:
         (f"absolute outside {name}", lambda w: w.file(name)),
         (f"../.. to outside {name}", lambda w: w.traversal(name)),
         (f"uploads link to outside {name}", lambda w: w.link(name)),
+        (f"typed path to {name} in Gradio's upload folder", lambda w: w.planted(name)),
         ("the run store", lambda w: w.store),
         ("/proc/self/environ", lambda w: "/proc/self/environ"),
         (".git/config", lambda w: ".git/config"),
@@ -365,9 +373,11 @@ def probes() -> list[Probe]:
             ("forged path to the run store", lambda w: w.store),
             ("forged /proc/self/environ", lambda w: "/proc/self/environ"),
         ]
-        # No probe names another visitor's file in Gradio's own upload folder: Gradio accepts
-        # any path there, but names each upload's folder by a hash of its content seeded with
-        # a secret of this installation, so only who received a path (its uploader) can name it.
+        # No forged FileData names another visitor's file in Gradio's own upload folder:
+        # Gradio accepts any path there, but names each upload's folder by a hash of its
+        # content seeded with a secret of this installation, so only who received a path (its
+        # uploader) can name it. A path typed into a form is another matter: the app refuses
+        # it (`hostile_paths`), as it does everything outside its own kept uploads.
         for what, path in forged:
             table.append(
                 Probe(api, lambda w, a=around, p=path: a(file_data(p(w))), what, forged=True)

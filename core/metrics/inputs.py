@@ -110,13 +110,13 @@ def require_both_classes(y_true: np.ndarray, name: str = "y_true") -> None:
         )
 
 
-def read_csv(path: str | Path) -> pd.DataFrame:
+def read_csv(path: str | Path, uploaded: bool = False) -> pd.DataFrame:
     """A user's CSV, with clear errors for a missing, huge, empty or unreadable file.
 
     The path is confined first (`core.paths.confine`: uploads and shipped data, plus the
     folders a terminal user allows), and messages name the file by its base name only.
     """
-    path = confine(path, "CSV file")
+    path = confine(path, "CSV file", uploaded=uploaded)
     if not path.is_file():
         raise MetricInputError(f"no such CSV file: {path.name}")
     size = path.stat().st_size

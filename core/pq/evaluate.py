@@ -361,7 +361,7 @@ def read_uploaded_vectors(path: str | Path | None) -> np.ndarray:
     if path is None or not str(path).strip():
         raise VectorInputError("Upload a .npy file first (a 2-D float array, vectors x dims).")
     try:
-        confined = confine(path, "vector file")
+        confined = confine(path, "vector file", uploaded=True)
     except PathRefused as error:
         raise VectorInputError(str(error)) from None
     return read_npy(confined, MAX_UPLOAD_VECTORS, MAX_UPLOAD_DIM)

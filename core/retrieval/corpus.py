@@ -216,7 +216,8 @@ def load_upload(path: str | Path) -> Corpus:
     """A visitor's uploaded corpus file: confined (it lies in the uploads), at most the host's
     `upload_answers` pairs; a refusal may describe the file's columns, the visitor's own."""
     limit = HostLimits.from_env().upload_answers
-    return read_corpus_file(confine(path, "corpus file"), max_records=limit, describe=True)
+    confined = confine(path, "corpus file", uploaded=True)
+    return read_corpus_file(confined, max_records=limit, describe=True)
 
 
 def load_hub_file(spec: str) -> Corpus:

@@ -9,12 +9,18 @@ others never hold something that would let one visitor pass for another). A host
 
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 from dataclasses import dataclass
 
 ADMIN_TOKEN_ENV = "DLSTUDIO_ADMIN_TOKEN"
 TOKEN_BYTES = 16  # a browser's anonymous token: 128 random bits, sent back as 32 hex digits
+# Guesses at the admin token cost nothing to send (anonymous visitors are free to make, so no
+# per-visitor limit holds them back): only a token too long to guess keeps them useless.
+MIN_ADMIN_TOKEN_CHARS = 20
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,9 +61,24 @@ def session_visitor(session_hash: str) -> Visitor:
     return Visitor(f"session:{digest[:32]}", f"visitor {digest[:6]}")
 
 
+def host_admin_token() -> str:
+    """The host's admin token; empty (no admin) when unset or shorter than
+    MIN_ADMIN_TOKEN_CHARS, which the log says, since a short one could be guessed."""
+    expected = os.environ.get(ADMIN_TOKEN_ENV, "")
+    if expected and len(expected) < MIN_ADMIN_TOKEN_CHARS:
+        log.warning(
+            "%s is shorter than %d characters and is ignored: no visitor is an admin "
+            "(make one with: python -c 'import secrets; print(secrets.token_hex(16))')",
+            ADMIN_TOKEN_ENV,
+            MIN_ADMIN_TOKEN_CHARS,
+        )
+        return ""
+    return expected
+
+
 def with_admin_token(visitor: Visitor, token: str | None) -> Visitor:
     """`visitor` as an admin when `token` is the host's admin token (constant-time compare)."""
-    expected = os.environ.get(ADMIN_TOKEN_ENV, "")
+    expected = host_admin_token()
     if expected and token and hmac.compare_digest(token.encode(), expected.encode()):
         return Visitor(visitor.key, visitor.name, admin=True)
     return visitor

@@ -45,14 +45,15 @@ def load_table(source: str) -> pd.DataFrame:
     return read_csv(source)
 
 
-def read_csv(path: str | Path) -> pd.DataFrame:
+def read_csv(path: str | Path, uploaded: bool = False) -> pd.DataFrame:
     """Read a user's CSV with clear errors for a missing, huge, empty or unreadable file.
 
     Messages name the file by its base name only: a visitor reads them, and the folders it lies
-    in are the server's business. The path is confined first (`core.paths.confine`): this is
-    where a user-named CSV is opened, so no caller can skip the check.
+    in are the server's business. The path is confined first (`core.paths.confine`; `uploaded`:
+    an upload component handed it over): this is where a user-named CSV is opened, so no caller
+    can skip the check.
     """
-    path = confine(path, "data")
+    path = confine(path, "data", uploaded=uploaded)
     if path.is_dir():
         raise ValueError(f"{path.name} is a folder, not a CSV file")
     if not path.is_file():
@@ -201,12 +202,13 @@ def prepare_binary(
 
 
 def import_csv(path: str | Path) -> tuple[Path, list[str]]:
-    """Check an uploaded CSV and keep a copy in the data directory; returns (copy, columns).
+    """Check a CSV an upload component handed over and keep a copy in the data directory;
+    returns (copy, columns).
 
     Upload folders are temporary; runs refer to the kept copy, so they can be re-run later.
     """
-    table = read_csv(path)
-    path = confine(path, "data")
+    table = read_csv(path, uploaded=True)
+    path = confine(path, "data", uploaded=True)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
     kept = uploads_dir() / f"{digest}-{path.name}"
     kept.parent.mkdir(parents=True, exist_ok=True)
