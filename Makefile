@@ -24,7 +24,7 @@ lint: install-dev
 	$(VENV)/bin/ruff format .
 
 report: install
-	$(DLSTUDIO) report loan
+	$(DLSTUDIO) report loan --export-reference
 
 image-report: install
 	OMP_NUM_THREADS=1 $(DLSTUDIO) report image --data digits

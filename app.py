@@ -19,6 +19,7 @@ from core.hosting.runtime import statement
 from core.hosting.spaces import preload_for_zero_gpu
 from core.paths import default_db_path
 from core.runs.jobs import JobRunner
+from core.runs.reference import load_reference_runs
 from core.runs.store import RunStore
 from tabs import (
     classifier,
@@ -26,6 +27,7 @@ from tabs import (
     gradient_descent,
     metrics,
     pq_explorer,
+    results,
     retrieval,
     training,
     visitor,
@@ -45,6 +47,8 @@ def build_app(runner: JobRunner) -> gr.Blocks:
                 with gr.Tab(tab.TITLE):
                     runtime_statement(tab.TOOL)
                     build_tab(tab, visitor_controls)
+            with gr.Tab(results.TITLE):
+                results.build(runner.store)
             with gr.Tab(training.TITLE):
                 runtime_statement(training.TOOL)
                 training.build(runner, visitor_controls)
@@ -75,6 +79,9 @@ def main(argv: list[str] | None = None) -> None:
     interrupted = store.recover_interrupted()
     if interrupted:
         print(f"Marked runs {interrupted} interrupted: the app stopped while they ran.")
+    added = load_reference_runs(store)
+    if added:
+        print(f"Loaded {len(added)} reference runs, the studies' results, into the run store.")
     for name in preload_for_zero_gpu():
         print(f"Loaded {name} before serving: ZeroGPU runs each GPU call in a fresh process.")
     demo = build_app(JobRunner(store))

@@ -380,7 +380,13 @@ def runs_panel(runner: JobRunner, names: list[str], visitor: VisitorControls) ->
         compare = gr.Dropdown(
             [], multiselect=True, max_choices=MAX_COMPARED, label="Compare runs", scale=3
         )
-        quantity = gr.Radio(["roc_auc", "loss"], value="roc_auc", label="Curve", scale=1)
+        quantity = gr.Radio(
+            [("its metric", view.OWN_METRIC), ("loss", "loss")],
+            value=view.OWN_METRIC,
+            label="Curve",
+            info="each run's own metric: ROC-AUC for loan runs, accuracy for image runs",
+            scale=1,
+        )
     compare_plot = gr.Plot(label="Compared runs (train solid, test dashed)")
     summary = gr.Dataframe(interactive=False, label="Summary", headers=["run", "status"])
     gr.on(

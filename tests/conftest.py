@@ -123,6 +123,24 @@ def edit_cell(page, table: str, row: int, column: int, text: str) -> None:
     editor.press("Enter")
 
 
+def committed_table(text: str) -> dict[str, dict[str, str]]:
+    """The committed README's results table: experiment -> column -> cell."""
+    after = text.split("## Results")[1].splitlines()
+    start = next(i for i, line in enumerate(after) if line.startswith("|"))
+    end = next(i for i in range(start, len(after)) if not after[i].startswith("|"))
+    lines = after[start:end]
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
+    return {row[0]: dict(zip(header, row, strict=True)) for row in rows}
+
+
+def run_row(page, run_id: int | str):
+    """The Training tab's runs-table row of run `run_id` (found by its id cell: the shipped
+    reference runs are loan_exp1 runs too, so the experiment's name alone finds any of them)."""
+    cell = page.get_by_role("gridcell", name=str(run_id), exact=True)
+    return page.locator("#runs-table").get_by_role("row").filter(has=cell).first
+
+
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 
 

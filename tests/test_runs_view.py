@@ -7,6 +7,7 @@ import pytest
 from core.experiments import get_experiment
 from core.runs.store import RunStore
 from core.runs.view import (
+    OWN_METRIC,
     RUNS_COLUMNS,
     config_form,
     curves,
@@ -144,3 +145,19 @@ def test_curves_draw_one_line_per_run_and_split(store):
     names = [trace.name for trace in figure.data]
     assert names == [f"#{run} loan_exp1 {split}" for run in (first, second) for split in SPLITS]
     assert list(figure.data[0].y) == [0.7, 0.8]
+
+
+def test_each_run_is_compared_on_its_own_experiments_metric(store):
+    loan_run, image_run = store.create("loan_exp1", {}), store.create("digits_plain", {})
+    log_history(store, loan_run, [0.7, 0.8], [0.6, 0.7])
+    store.log_metrics(image_run, 1, {"val_accuracy": 0.91, "test_accuracy": 0.9})
+    store.log_metrics(image_run, 1, {"val_loss": 0.3})
+    figure = curves(store, [loan_run, image_run], OWN_METRIC, splits=SPLITS)
+    lines = {trace.name: list(trace.y) for trace in figure.data}
+    assert lines == {
+        f"#{loan_run} loan_exp1 (roc_auc) val": [0.7, 0.8],
+        f"#{loan_run} loan_exp1 (roc_auc) test": [0.6, 0.7],
+        f"#{image_run} digits_plain (accuracy) val": [0.91],
+        f"#{image_run} digits_plain (accuracy) test": [0.9],
+    }
+    assert figure.layout.title.text == "accuracy / roc_auc"

@@ -12,7 +12,7 @@ import types
 import gradio as gr
 import httpx
 import pytest
-from conftest import edit_cell, poll
+from conftest import edit_cell, poll, run_row
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
@@ -225,7 +225,7 @@ def test_the_training_tab_shows_no_server_path_and_a_visitor_sees_their_own_run(
         page.locator("#launch-run").click()
         page.locator("#run-status").get_by_text("done").wait_for(timeout=120_000)
         run_id = int(page.locator("#run-status").inner_text().split("Run ")[1].split()[0])
-        sync_api.expect(table).to_contain_text("loan_exp1")
+        sync_api.expect(run_row(page, run_id)).to_contain_text("loan_exp1")
         for secret in (str(REPO), str(data)):
             assert secret not in page.content()
 
@@ -235,7 +235,7 @@ def test_the_training_tab_shows_no_server_path_and_a_visitor_sees_their_own_run(
         assert run_id not in seen_by_another
         page.reload()  # a new session, the same browser: the run is still this visitor's
         page.get_by_role("tab", name="Training", exact=True).click()
-        sync_api.expect(page.locator("#runs-table")).to_contain_text("loan_exp1")
+        sync_api.expect(run_row(page, run_id)).to_contain_text("loan_exp1")
     finally:
         page.close()
 

@@ -38,7 +38,7 @@ from typing import Any
 
 from core.experiments import get_experiment
 from core.paths import REPO_ROOT
-from core.runs.access import check_can_act
+from core.runs.access import REFERENCE_OWNER, check_can_act
 from core.runs.execution import execute_run
 from core.runs.store import RunStore
 from core.runs.sweeps import new_sweep_id, plan_sweep
@@ -210,8 +210,11 @@ class JobRunner:
         self.store.set_shared(run_id, shared)
 
     def delete(self, run_id: int, visitor: Visitor = LOCAL) -> None:
-        """Remove a finished run of `visitor` with its metrics and files (see `RunStore.delete`)."""
-        check_can_act(self.store, run_id, visitor, self.limits)
+        """Remove a finished run of `visitor` with its metrics and files (see `RunStore.delete`).
+        Reference runs ship with the app and are never deleted, not even by an admin."""
+        run = check_can_act(self.store, run_id, visitor, self.limits)
+        if run.owner == REFERENCE_OWNER:
+            raise PermissionError(f"run {run_id} is a reference run: it cannot be deleted")
         self.store.delete(run_id)
 
     def wait(self, run_id: int, timeout: float | None = None) -> None:

@@ -339,6 +339,49 @@ class RunStore:
             )
             return int(cursor.lastrowid)
 
+    def insert_finished(self, record: dict[str, Any], metrics: pd.DataFrame) -> int:
+        """Add a finished run as it was recorded elsewhere (a shipped reference run): its
+        columns from `record` (experiment, config, status, owner, ... as `Run` names them) and
+        its per-epoch `metrics` (an `epoch` column, one column per metric), in one transaction.
+        """
+        columns = {
+            "experiment": record["experiment"],
+            "config": json.dumps(record["config"]),
+            "status": record["status"],
+            "sweep_id": record.get("sweep_id"),
+            "owner": record["owner"],
+            "owner_name": record["owner_name"],
+            "name": record.get("name", ""),
+            "shared": int(bool(record.get("shared", False))),
+            "created_at": record["created_at"],
+            "started_at": record.get("started_at"),
+            "ended_at": record.get("ended_at"),
+            "progress": 1.0 if record["status"] == "done" else record.get("progress", 0.0),
+            "message": record.get("message", ""),
+            "error": record.get("error"),
+            "details": json.dumps(record.get("details", {})),
+            "artifacts": json.dumps(record.get("artifacts", {})),
+        }
+        if columns["status"] not in FINISHED:
+            raise ValueError(f"only a finished run can be inserted, not a {record['status']} one")
+        values = [
+            (int(row["epoch"]), str(name), float(value))
+            for row in metrics.to_dict("records")
+            for name, value in row.items()
+            if name != "epoch" and pd.notna(value)
+        ]
+        with self._connect() as db:
+            cursor = db.execute(
+                f"INSERT INTO runs ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                tuple(columns.values()),
+            )
+            run_id = int(cursor.lastrowid)
+            db.executemany(
+                "INSERT INTO metrics (run_id, epoch, name, value) VALUES (?, ?, ?, ?)",
+                [(run_id, *value) for value in values],
+            )
+        return run_id
+
     def start(self, run_id: int) -> None:
         """Mark a run running in this process."""
         self._update(

@@ -215,15 +215,30 @@ def sweep_figure(results: pd.DataFrame, keys: list[str], value: str) -> go.Figur
     return figure
 
 
+OWN_METRIC = "metric"  # `curves`: each run's own experiment metric
+
+
 def curves(
     store: RunStore,
     run_ids: list[int],
     quantity: str,
     splits: tuple[str, ...] = ("train", "val", "test"),
 ) -> go.Figure:
-    """Overlaid learning curves of several runs (`quantity` is e.g. "loss" or "roc_auc")."""
-    histories = {run_label(store.get(run_id)): store.metrics(run_id) for run_id in run_ids}
-    return curves_figure(histories, quantity, splits)
+    """Overlaid learning curves of several runs: `quantity` is a logged name ("loss",
+    "roc_auc") or OWN_METRIC, each run's own experiment metric (ROC-AUC for loan runs, accuracy
+    for image runs), so that runs of any experiment can be compared on what they optimise."""
+    runs = [store.get(run_id) for run_id in run_ids]
+    if quantity != OWN_METRIC:
+        histories = {run_label(run): store.metrics(run.id) for run in runs}
+        return curves_figure(histories, quantity, splits)
+    histories = {}
+    for run in runs:
+        metric = _metric_of(run)
+        named = {f"{split}_{metric}": f"{split}_{OWN_METRIC}" for split in splits}
+        histories[f"{run_label(run)} ({metric})"] = store.metrics(run.id).rename(columns=named)
+    figure = curves_figure(histories, OWN_METRIC, splits)
+    names = " / ".join(sorted({_metric_of(run) for run in runs}))
+    return figure.update_layout(title=names, yaxis_title=names)
 
 
 def sweep_view(store: RunStore, sweep_id: str) -> tuple[pd.DataFrame, go.Figure, str]:

@@ -1,0 +1,58 @@
+"""The studies the Results tab shows: a registry of page writers over the run store.
+
+Each study registers its title, a one-line purpose and a function that writes its `Page`
+(`core.reports.page`) from the runs in a store: the same function that writes the study's
+README, so the app and the repository say the same thing. `study_page` caches each page by the
+runs it was written from (a page computes bootstrap intervals: seconds, not milliseconds), so
+many visitors opening one study cost one computation.
+
+    from core.reports.studies import available_studies, study_page
+    page = study_page(store, "loan")
+"""
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from core.reports import loan
+from core.reports.page import Page
+from core.runs.reference import reference_runs
+from core.runs.store import RunStore
+
+
+@dataclass(frozen=True)
+class Study:
+    """One study of the Results tab."""
+
+    title: str
+    purpose: str
+    write: Callable[[RunStore], Page]  # its page, from its reference runs in the store
+
+
+STUDIES: dict[str, Study] = {
+    loan.STUDY: Study(
+        "Loan default: Exp 1-5",
+        "how depth, skip connections, dropout, weight decay and learning rate change an MLP "
+        "that predicts loan default (ROC-AUC)",
+        lambda store: loan.loan_page(store, loan.study_from_reference(store)),
+    ),
+}
+
+_pages: dict[tuple, Page] = {}
+_lock = threading.Lock()
+
+
+def available_studies(store: RunStore) -> dict[str, str]:
+    """The studies whose reference runs the store holds: name -> title."""
+    return {name: s.title for name, s in STUDIES.items() if reference_runs(store, name)}
+
+
+def study_page(store: RunStore, name: str) -> Page:
+    """The page of study `name`, written once per set of runs (KeyError for an unknown one)."""
+    if name not in STUDIES:
+        raise KeyError(f"no study named {name!r}; studies: {', '.join(STUDIES)}")
+    key = (str(store.path), name, tuple(sorted(reference_runs(store, name).items())))
+    with _lock:  # one visitor writes it, the others wait and share
+        if key not in _pages:
+            _pages[key] = STUDIES[name].write(store)
+        return _pages[key]

@@ -1,0 +1,120 @@
+"""Reference runs: the runs behind the committed study reports, shipped with the app.
+
+A fresh Space has an empty run store, yet every visitor should find each study's results from
+the first visit. So the runs a report was written from travel with the project as a compact
+bundle per study, `assets/reference_runs/<study>/runs.json` (each run's row, its per-epoch
+metrics and the names of its small files, which lie beside it in `<key>/`), and are inserted
+into the run store when the app starts, owned by `reference`: every visitor sees them and may
+use their models; nobody changes or deletes them (`core.runs.access`).
+
+    dlstudio runs export-reference STUDY RUN_ID... [--db PATH]   write a study's bundle
+    (the app loads the bundles itself; `load_reference_runs` does it from Python)
+
+Each run has a key (`<study>/<experiment>`, or `<study>/<experiment>-<n>` for the n-th run of
+an experiment in the study) recorded in its details as `reference`; loading skips the keys the
+store already holds, so it may run at every start. Large files (checkpoints over
+`MAX_ARTIFACT_BYTES`) stay behind: the bundle carries what the pages need.
+"""
+
+import json
+import shutil
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from core.paths import REPO_ROOT
+from core.runs.access import REFERENCE_OWNER
+from core.runs.store import RunStore
+
+REFERENCE_DIR = REPO_ROOT / "assets" / "reference_runs"
+BUNDLE = "runs.json"
+MAX_ARTIFACT_BYTES = 256 * 2**10  # predictions ship; checkpoints (MBs each) do not
+OWNER_NAME = "reference"
+COPIED_COLUMNS = ("experiment", "config", "status", "sweep_id", "name", "created_at")
+COPIED_COLUMNS += ("started_at", "ended_at", "message", "error", "details")
+
+
+def run_keys(study: str, experiments: Iterable[str]) -> list[str]:
+    """One stable key per run: `study/experiment`, numbered when an experiment repeats."""
+    experiments = list(experiments)
+    repeats = Counter(experiments)
+    seen: Counter[str] = Counter()
+    keys = []
+    for experiment in experiments:
+        seen[experiment] += 1
+        suffix = f"-{seen[experiment]}" if repeats[experiment] > 1 else ""
+        keys.append(f"{study}/{experiment}{suffix}")
+    return keys
+
+
+def export_reference(
+    store: RunStore, study: str, run_ids: list[int], folder: Path = REFERENCE_DIR
+) -> Path:
+    """Write the bundle of `study` from these finished runs (replacing an older one); returns
+    the bundle's path. Sweep ids are kept, so a sweep stays one sweep after loading."""
+    if not study.isidentifier():
+        raise ValueError(f"a study's name is a plain word (letters, digits, _), not {study!r}")
+    runs = [store.get(run_id) for run_id in run_ids]
+    unfinished = [run.id for run in runs if run.status != "done"]
+    if unfinished:
+        raise ValueError(f"only finished runs can be reference runs; not done: {unfinished}")
+    target = folder / study
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    records = []
+    for key, run in zip(run_keys(study, (r.experiment for r in runs)), runs, strict=True):
+        record: dict[str, Any] = {column: getattr(run, column) for column in COPIED_COLUMNS}
+        record["details"] = {**run.details, "reference": key, "exported_from_run": run.id}
+        record["artifacts"] = _copy_small_artifacts(run.artifacts, target / key.split("/")[1])
+        record["metrics"] = store.metrics(run.id).to_dict(orient="list")
+        records.append(record)
+    path = target / BUNDLE
+    path.write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def _copy_small_artifacts(artifacts: dict[str, str], folder: Path) -> dict[str, str]:
+    """Copy the files under the size cap into `folder`; their names relative to the study."""
+    kept = {}
+    for name, source in artifacts.items():
+        source_path = Path(source)
+        if source_path.is_file() and source_path.stat().st_size <= MAX_ARTIFACT_BYTES:
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source_path, folder / source_path.name)
+            kept[name] = f"{folder.name}/{source_path.name}"
+    return kept
+
+
+def load_reference_runs(store: RunStore, folder: Path = REFERENCE_DIR) -> list[int]:
+    """Insert every shipped reference run the store does not hold yet; their new ids."""
+    present = {
+        run.details.get("reference") for run in store.list(owners=[REFERENCE_OWNER], limit=10**6)
+    }
+    added = []
+    for bundle in sorted(folder.glob(f"*/{BUNDLE}")):
+        for record in json.loads(bundle.read_text(encoding="utf-8")):
+            if record["details"]["reference"] in present:
+                continue
+            artifacts = {
+                name: str(bundle.parent / relative)
+                for name, relative in record["artifacts"].items()
+            }
+            row = {**record, "artifacts": artifacts, "owner": REFERENCE_OWNER}
+            row["owner_name"] = OWNER_NAME
+            added.append(store.insert_finished(row, pd.DataFrame(record["metrics"])))
+    return added
+
+
+def reference_runs(store: RunStore, study: str) -> dict[str, int]:
+    """The store's reference runs of `study` by key (`study/experiment`), in shipped order."""
+    runs = store.list(owners=[REFERENCE_OWNER], limit=10**6)
+    prefix = f"{study}/"
+    found = {
+        run.details["reference"]: run.id
+        for run in sorted(runs, key=lambda run: run.id)
+        if str(run.details.get("reference", "")).startswith(prefix)
+    }
+    return found

@@ -1,0 +1,126 @@
+"""Reference runs: a study's runs exported as a bundle, loaded read-only into a fresh store
+exactly as they were, once, and shown by the study's page; the shipped loan bundle gives the
+numbers of the committed report."""
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import committed_table
+
+from core.paths import REPO_ROOT
+from core.reports import loan
+from core.reports.studies import available_studies, study_page
+from core.runs.access import REFERENCE_OWNER
+from core.runs.jobs import JobRunner
+from core.runs.reference import (
+    BUNDLE,
+    REFERENCE_DIR,
+    export_reference,
+    load_reference_runs,
+    reference_runs,
+    run_keys,
+)
+from core.runs.store import RunStore
+from core.sharing.visitors import LOCAL
+
+
+def finished_run(store: RunStore, experiment: str, epochs: int, sweep_id=None) -> int:
+    run_id = store.create(experiment, {"seed": 0, "lr": 0.01}, sweep_id, {"n_train": 10})
+    store.start(run_id)
+    for epoch in range(1, epochs + 1):
+        store.log_metrics(
+            run_id, epoch, {"train_loss": 1 / epoch, "val_roc_auc": 0.5 + epoch / 100}
+        )
+    predictions = store.run_dir(run_id) / "predictions.npz"
+    np.savez(predictions, y_true=np.array([0, 1, 1]), score=np.array([0.1, 0.7, 0.8]))
+    store.add_artifact(run_id, "test_predictions", predictions)
+    big = store.run_dir(run_id) / "best.pt"
+    big.write_bytes(b"\0" * (2**20))  # over the size cap: stays behind
+    store.add_artifact(run_id, "model", big)
+    store.rename(run_id, f"{experiment} run")
+    store.finish(run_id, "done")
+    return run_id
+
+
+def test_keys_name_each_run_of_a_study_once():
+    assert run_keys("loan", ["a", "b", "b", "c"]) == ["loan/a", "loan/b-1", "loan/b-2", "loan/c"]
+
+
+def test_a_bundle_loads_into_a_fresh_store_as_it_was_once_and_read_only(tmp_path):
+    source = RunStore(tmp_path / "source.sqlite")
+    ids = [finished_run(source, "loan_exp1", 3), finished_run(source, "loan_exp4", 2, "sw-1")]
+    bundle = export_reference(source, "toy", ids, tmp_path / "shipped")
+    assert bundle == tmp_path / "shipped" / "toy" / BUNDLE
+    assert not list(bundle.parent.rglob("best.pt"))  # the large checkpoint did not ship
+
+    fresh = RunStore(tmp_path / "fresh.sqlite")
+    fresh.create("loan_exp1", {"seed": 1})  # a run of someone's already there
+    added = load_reference_runs(fresh, tmp_path / "shipped")
+    assert len(added) == 2
+    assert load_reference_runs(fresh, tmp_path / "shipped") == []  # the next start adds none
+    assert reference_runs(fresh, "toy") == {"toy/loan_exp1": added[0], "toy/loan_exp4": added[1]}
+    for old, new in zip(ids, added, strict=True):
+        before, after = source.get(old), fresh.get(new)
+        assert after.owner == REFERENCE_OWNER and after.status == "done"
+        assert (after.experiment, after.config, after.name) == (
+            before.experiment,
+            before.config,
+            before.name,
+        )
+        assert after.sweep_id == before.sweep_id
+        assert after.duration_s == pytest.approx(before.duration_s)
+        pd.testing.assert_frame_equal(fresh.metrics(new), source.metrics(old))
+        assert set(after.artifacts) == {"test_predictions"}
+        shipped = np.load(after.artifacts["test_predictions"])
+        assert shipped["score"].tolist() == [0.1, 0.7, 0.8]
+
+    runner = JobRunner(fresh)
+    try:
+        with pytest.raises(PermissionError, match="reference run: it cannot be deleted"):
+            runner.delete(added[0], LOCAL)  # not even by the machine's own admin
+    finally:
+        runner.shutdown()
+    assert fresh.get(added[0]).status == "done"
+
+
+def test_only_finished_runs_are_exported(tmp_path):
+    store = RunStore(tmp_path / "runs.sqlite")
+    queued = store.create("loan_exp1", {"seed": 0})
+    with pytest.raises(ValueError, match="only finished runs"):
+        export_reference(store, "toy", [queued], tmp_path / "shipped")
+
+
+# --- the shipped loan study ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory) -> RunStore:
+    store = RunStore(tmp_path_factory.mktemp("shipped") / "runs.sqlite")
+    load_reference_runs(store)
+    return store
+
+
+def test_the_loan_bundle_ships_every_run_of_the_study(shipped):
+    runs = reference_runs(shipped, loan.STUDY)
+    assert len(runs) == 3 + 5 + 9
+    assert "loan" in available_studies(shipped)
+    records = json.loads((REFERENCE_DIR / loan.STUDY / BUNDLE).read_text())
+    assert {record["status"] for record in records} == {"done"}
+
+
+def test_the_loan_page_has_the_numbers_of_the_committed_report(shipped):
+    page = study_page(shipped, loan.STUDY)
+    table = next(block for block in page.blocks if isinstance(block, pd.DataFrame))
+    committed = committed_table((REPO_ROOT / "reports" / "loan_default" / "README.md").read_text())
+    assert set(committed) == set(loan.EXPERIMENTS)
+    for row in table.to_dict("records"):
+        cells = committed[row["experiment"]]
+        assert float(cells["test ROC-AUC"]) == pytest.approx(row["test ROC-AUC"], abs=1e-9)
+        assert cells["test 95% CI"] == row["test 95% CI"]
+        assert float(cells["val ROC-AUC"]) == pytest.approx(row["val ROC-AUC"], abs=1e-9)
+    text = "\n".join(block for block in page.blocks if isinstance(block, str))
+    assert re.search(r"## Conclusions\n\n(- .+\n?){6}", text), text[-2000:]
+    assert study_page(shipped, loan.STUDY) is page  # written once, then shared
