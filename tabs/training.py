@@ -46,9 +46,17 @@ REFUSED = (KeyError, PermissionError, ValueError)  # what the runner says no wit
 
 
 def describe(name: str):
-    """The experiment's description, its default config form and its default sweep grid."""
+    """The experiment's description, its default config form and sweep grid, and the launch
+    buttons, usable only when its data is on this machine."""
     experiment = get_experiment(name)
-    return experiment.description, view.config_form(name), format_grid(experiment.grid)
+    can_run = gr.update(interactive=experiment.missing_data() is None)
+    return (
+        view.experiment_text(name),
+        view.config_form(name),
+        format_grid(experiment.grid),
+        can_run,
+        can_run,
+    )
 
 
 def with_form_value(form, key: str, value: str):
@@ -277,10 +285,16 @@ class LaunchPanel:
     sweep: gr.Button
 
 
-def launch_panel(names: list[str], first: str) -> LaunchPanel:
+def launch_panel(first: str) -> LaunchPanel:
     """Experiment, its description and config form, an own-CSV upload, launch and sweep."""
-    experiment = gr.Dropdown(names, value=first, label="Experiment", elem_id="experiment")
-    description = gr.Markdown(get_experiment(first).description)
+    experiment = gr.Dropdown(
+        view.experiment_choices(),
+        value=first,
+        label="Experiment",
+        info="grouped by family; those marked “data not here” say what they need",
+        elem_id="experiment",
+    )
+    description = gr.Markdown(view.experiment_text(first), elem_id="experiment-text")
     form = gr.Dataframe(
         view.config_form(first),
         label="Config (edit the value column)",
@@ -308,7 +322,10 @@ def launch_panel(names: list[str], first: str) -> LaunchPanel:
     )
     sweep_button = gr.Button("Launch sweep", elem_id="launch-sweep")
     experiment.change(
-        describe, experiment, [description, form, grid], api_name="describe_experiment"
+        describe,
+        experiment,
+        [description, form, grid, launch_button, sweep_button],
+        api_name="describe_experiment",
     )
     upload.upload(upload_csv, [upload, form], [form, target, upload], api_name="upload_csv")
     target.input(
@@ -450,7 +467,7 @@ def build(runner: JobRunner, visitor_controls: VisitorControls) -> None:
     known_choices = gr.State([])
     with gr.Row():
         with gr.Column(scale=2):
-            launching = launch_panel(names, first)
+            launching = launch_panel(first)
         with gr.Column(scale=3):
             live = live_panel()
     with gr.Accordion("Runs", open=True):

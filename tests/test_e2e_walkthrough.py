@@ -24,7 +24,7 @@ EPOCHS_ROW, VALUE_COLUMN = 12, 1  # loan_exp1's config form: the "epochs" row, "
 def test_a_long_run_is_launched_then_cancelled(page, app_data, screenshot):
     page.get_by_role("tab", name="Training", exact=True).click()
     page.locator("#experiment input").click()
-    page.get_by_role("option", name="loan_exp1", exact=True).click()
+    page.get_by_role("option", name="Loan default · loan_exp1", exact=True).click()
     key = page.locator(f'#config-form [data-testid="cell-{EPOCHS_ROW}-0"]')
     sync_api.expect(key).to_have_text("epochs")
     edit_cell(page, "config-form", EPOCHS_ROW, VALUE_COLUMN, "1000")  # still running when cancelled

@@ -4,13 +4,15 @@ lines."""
 import pandas as pd
 import pytest
 
-from core.experiments import get_experiment
+from core.experiments import FAMILIES, get_experiment
 from core.runs.store import RunStore
 from core.runs.view import (
     OWN_METRIC,
     RUNS_COLUMNS,
     config_form,
     curves,
+    experiment_choices,
+    experiment_text,
     form_values,
     runs_table,
     status_text,
@@ -161,3 +163,22 @@ def test_each_run_is_compared_on_its_own_experiments_metric(store):
         f"#{image_run} digits_plain (accuracy) test": [0.9],
     }
     assert figure.layout.title.text == "accuracy / roc_auc"
+
+
+def test_experiments_are_grouped_by_family_and_the_missing_data_is_named(monkeypatch, tmp_path):
+    monkeypatch.setenv("DLSTUDIO_DATA", str(tmp_path))  # no AFHQ, no MNIST in it
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    choices = experiment_choices()
+    families = [label.split(" · ")[0] for label, _ in choices]
+    assert families == sorted(families, key=[f.title for f in FAMILIES.values()].index)
+    assert ("Loan default · loan_exp1", "loan_exp1") in choices
+    assert ("AFHQ · afhq_all (data not here)", "afhq_all") in choices
+    assert "Cannot run here: AFHQ" in experiment_text("afhq_all")
+    assert "Cannot run here" not in experiment_text("digits_cnn")
+    with pytest.raises(ValueError, match="MNIST is not on this machine"):
+        get_experiment("mnist_plain").checked_config()  # refused before any download
+
+    afhq = tmp_path / "datasets" / "afhq"  # a host unpacks AFHQ into the data directory
+    for split in ("train", "val"):
+        (afhq / split).mkdir(parents=True)
+    assert ("AFHQ · afhq_all", "afhq_all") in experiment_choices()

@@ -2,6 +2,7 @@
 
 from core.experiments import images, loan, pretext, pseudo_labels  # noqa: F401  (importing registers them)
 from core.experiments.registry import (
+    FAMILIES,
     Experiment,
     get_experiment,
     list_experiments,
@@ -9,4 +10,4 @@ from core.experiments.registry import (
     unregister,
 )
 
-__all__ = ["Experiment", "get_experiment", "list_experiments", "register", "unregister"]
+__all__ = ["FAMILIES", "Experiment", "get_experiment", "list_experiments", "register", "unregister"]

@@ -18,8 +18,10 @@ seeds and ships what the val split chooses), `fashion_cnn` the configuration tha
 Fashion-MNIST goal within the CPU budget.
 """
 
+from functools import partial
+
 from core.experiments.registry import Experiment, register
-from core.vision.data import load_image_dataset
+from core.vision.data import load_image_dataset, missing_data
 from core.vision.train import RECIPES, ImageTrainConfig, train_image_classifier
 
 # experiment name suffix -> recipe
@@ -103,6 +105,11 @@ def experiment_names(prefix: str) -> list[str]:
     return [f"{prefix}_{suffix}" for suffix in RECIPE_SUFFIXES]
 
 
+def family_of(name: str) -> str:
+    """An image experiment's family in the registry: its data set's prefix."""
+    return name.split("_")[0]
+
+
 def _image_experiments() -> list[tuple[str, str, dict, dict]]:
     """(name, description, config defaults, sweep grid) of every image experiment."""
     recipes = [
@@ -131,5 +138,7 @@ for _name, _description, _defaults, _grid in _image_experiments():
             selection_metric="val_accuracy",
             grid=_grid,
             check_data=check_image_data,
+            family=family_of(_name),
+            data_missing=partial(missing_data, _defaults["data"]),
         )
     )

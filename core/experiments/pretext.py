@@ -12,9 +12,11 @@ core.reports.ssl runs them all and writes the comparison.
 """
 
 from dataclasses import replace
+from functools import partial
 
 from core.experiments.images import check_image_data
 from core.experiments.registry import Experiment, register
+from core.vision.data import missing_data
 from core.vision.pretext import ContextConfig, train_context_prediction
 from core.vision.train import ImageTrainConfig, train_image_classifier
 
@@ -82,6 +84,8 @@ for _prefix, (_description, _pretext, _classifier) in SSL_DATA.items():
             selection_metric="val_accuracy",
             grid={"patch_size": (4, 5, 6)},
             check_data=check_context_data,
+            family="self-supervised",
+            data_missing=partial(missing_data, _pretext["data"]),
         )
     )
     register(
@@ -96,5 +100,7 @@ for _prefix, (_description, _pretext, _classifier) in SSL_DATA.items():
             selection_metric="val_accuracy",
             grid={"label_fraction": LABEL_FRACTIONS},
             check_data=check_image_data,
+            family="self-supervised",
+            data_missing=partial(missing_data, _classifier["data"]),
         )
     )

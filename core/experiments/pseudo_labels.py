@@ -6,8 +6,11 @@ supervised experiment they are compared with (`digits_cnn`, and `fashion_cnn` as
 default sweep tries four confidence thresholds, chosen on val like every sweep.
 """
 
+from functools import partial
+
 from core.experiments.images import SCRATCH_CNNS, SCRATCH_RECIPE, check_image_data
 from core.experiments.registry import Experiment, register
+from core.vision.data import missing_data
 from core.vision.pseudo_labeling import PseudoLabelConfig, train_with_pseudo_labels
 
 PSEUDO_EXPERIMENTS: dict[str, tuple[str, str, dict]] = {
@@ -37,5 +40,7 @@ for _name, (_supervised, _description, _changes) in PSEUDO_EXPERIMENTS.items():
             selection_metric="val_accuracy",
             grid={"threshold": (0.8, 0.9, 0.95, 0.99)},
             check_data=check_image_data,
+            family="pseudo-labels",
+            data_missing=partial(missing_data, SCRATCH_CNNS[_supervised][1]["data"]),
         )
     )

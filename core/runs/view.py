@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from core.config import config_fields
-from core.experiments import get_experiment
+from core.experiments import FAMILIES, get_experiment, list_experiments
 from core.paths import redact_paths
 from core.runs.store import Run, RunStore
 from core.runs.sweeps import sweep_results
@@ -41,6 +41,34 @@ def run_label(run: Run) -> str:
     """`#12 loan_exp1`, with the owner's name for the run when they gave one."""
     label = f"#{run.id} {run.experiment}"
     return f"{label} “{run.name}”" if run.name else label
+
+
+NOT_HERE = "data not here"  # marks an experiment whose data this machine lacks
+
+
+def experiment_choices() -> list[tuple[str, str]]:
+    """(label, name) of every experiment, grouped by family in FAMILIES' order; the label
+    names the family and marks experiments that cannot run here."""
+    order = list(FAMILIES)
+    experiments = sorted(list_experiments(), key=lambda e: order.index(e.family))
+    return [
+        (
+            f"{FAMILIES[e.family].title} · {e.name}"
+            + (f" ({NOT_HERE})" if e.missing_data() else ""),
+            e.name,
+        )
+        for e in experiments
+    ]
+
+
+def experiment_text(name: str) -> str:
+    """Markdown about an experiment: its family's purpose, its description, and what to
+    provide, in full, when its data is not on this machine."""
+    experiment = get_experiment(name)
+    family = FAMILIES[experiment.family]
+    text = f"**{family.title}**: {family.purpose}.\n\n{experiment.description}"
+    missing = experiment.missing_data()
+    return text + (f"\n\n⚠️ Cannot run here: {missing}" if missing else "")
 
 
 def config_form(experiment_name: str) -> pd.DataFrame:

@@ -4,6 +4,7 @@
     load_image_dataset("fashion-mnist")                 # Debian package dataset-fashion-mnist
     load_image_dataset("mnist", root="~/mnist")         # a folder with the four IDX files
     load_image_dataset("afhq", root="~/afhq")           # root/train/<class>/*.jpg, root/val/...
+    missing_data("afhq")                                # what to provide, or None when here
 
 Every data set comes back as an `ImageDataset`: uint8 pixels (or, for folders of photos, the
 file paths, read only when a picture is needed) and int64 labels. Turning pixels into network
@@ -17,9 +18,9 @@ three ways, stratified, 70/15/15. Both use a fixed seed, so a run can be repeate
 """
 
 import gzip
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -224,9 +225,51 @@ DATA_SOURCES: dict[str, DataSource] = {
         load_image_folder, "rgb", "photos in data_root/train/<class>/ and data_root/val/<class>/"
     ),
     "afhq": DataSource(
-        partial(load_image_folder, name="afhq"), "rgb", "AFHQ animal faces: cat, dog, wild"
+        lambda root: load_image_folder(root or afhq_dir(), "afhq"),
+        "rgb",
+        "AFHQ animal faces: cat, dog, wild",
     ),
 }
+
+
+def missing_data(name: str) -> str | None:
+    """What to provide before the built-in data set `name` can be loaded here without a
+    data_root (None: it can). Cheap: it looks for files, it reads and downloads nothing."""
+    if name == "fashion-mnist" and not _has_idx_files(FASHION_MNIST_DIR):
+        return (
+            "Fashion-MNIST is not on this machine: the host installs the Debian package "
+            "dataset-fashion-mnist (apt-get install dataset-fashion-mnist)."
+        )
+    if name == "mnist" and not (_mnist_on_disk() or on_a_space()):
+        return (
+            "MNIST is not on this machine and this machine downloads nothing: the host puts "
+            "the four MNIST IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+            "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each may be .gz) into the "
+            "folder mnist of the app's data directory. On a Hugging Face Space it is "
+            "downloaded at the first run."
+        )
+    if name == "afhq" and not all((afhq_dir() / split).is_dir() for split in ("train", "val")):
+        return (
+            f"AFHQ (the animal faces: cat, dog, wild) is not on this machine: the host "
+            f"downloads it from {AFHQ_URL} and unpacks it into the folder datasets/afhq of the "
+            "app's data directory (`afhq/train/<class>/` and `afhq/val/<class>/`)."
+        )
+    return None
+
+
+def on_a_space() -> bool:
+    """Whether the app runs on a Hugging Face Space, where data sets can be downloaded."""
+    return bool(os.environ.get("SPACE_ID"))
+
+
+def _mnist_on_disk() -> bool:
+    folder = data_dir() / "mnist"
+    return _has_idx_files(folder) or _has_idx_files(folder / "MNIST" / "raw")
+
+
+def afhq_dir() -> Path:
+    """Where a host puts AFHQ: `<data dir>/datasets/afhq` (readable as shipped data)."""
+    return data_dir() / "datasets" / "afhq"
 
 
 def load_image_dataset(name: str, root: str | Path | None = None) -> ImageDataset:
