@@ -123,6 +123,12 @@ def edit_cell(page, table: str, row: int, column: int, text: str) -> None:
     editor.press("Enter")
 
 
+def choose_experiment(page, label: str) -> None:
+    """Pick an experiment in the Training tab's list by its label ("Loan default · loan_exp1")."""
+    page.locator("#experiment input").click()
+    page.get_by_role("option", name=label, exact=True).click()
+
+
 def committed_table(text: str) -> dict[str, dict[str, str]]:
     """The committed README's results table: experiment -> column -> cell."""
     after = text.split("## Results")[1].splitlines()

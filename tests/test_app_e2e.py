@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pytest
-from conftest import run_row
+from conftest import choose_experiment, run_row
 
 from core.runs import view
 from core.runs.access import REFERENCE_OWNER
@@ -79,8 +79,7 @@ def test_bad_uploads_get_a_clear_message_and_launch_nothing(page, tmp_path):
 
 def test_a_sweep_from_the_training_tab_shows_its_choice(page):
     page.get_by_role("tab", name="Training", exact=True).click()
-    page.locator("#experiment input").click()
-    page.get_by_role("option", name="Loan default · loan_exp4", exact=True).click()
+    choose_experiment(page, "Loan default · loan_exp4")
     grid = page.locator("#sweep-grid textarea")
     sync_api.expect(grid).to_have_value("dropout=0.01,0.1,0.2,0.5,0.9")
     grid.fill("dropout=0.1,0.5; epochs=2")  # any config key can be part of the grid
@@ -189,13 +188,11 @@ def test_a_model_trained_in_the_run_store_can_be_chosen_and_draws_are_read_by_it
 
 def test_experiments_whose_data_is_missing_say_what_to_provide_and_cannot_launch(page):
     page.get_by_role("tab", name="Training", exact=True).click()
-    page.locator("#experiment input").click()
-    page.get_by_role("option", name="AFHQ · afhq_plain (data not here)", exact=True).click()
+    choose_experiment(page, "AFHQ · afhq_plain (data not here)")
     text = page.locator("#experiment-text")
     sync_api.expect(text).to_contain_text("Cannot run here: AFHQ (the animal faces")
     sync_api.expect(text).to_contain_text("afhq/val/<class>/).")  # the whole message
     sync_api.expect(page.locator("#launch-run")).to_be_disabled()
     sync_api.expect(page.locator("#launch-sweep")).to_be_disabled()
-    page.locator("#experiment input").click()
-    page.get_by_role("option", name="Loan default · loan_exp1", exact=True).click()
+    choose_experiment(page, "Loan default · loan_exp1")
     sync_api.expect(page.locator("#launch-run")).to_be_enabled()

@@ -11,7 +11,7 @@ pq-explorer.png (a run of the explorer), each in its tab's test_e2e_*.py.
 import re
 
 import pytest
-from conftest import edit_cell
+from conftest import choose_experiment, edit_cell
 
 from core.runs.store import RunStore
 
@@ -23,8 +23,7 @@ EPOCHS_ROW, VALUE_COLUMN = 12, 1  # loan_exp1's config form: the "epochs" row, "
 
 def test_a_long_run_is_launched_then_cancelled(page, app_data, screenshot):
     page.get_by_role("tab", name="Training", exact=True).click()
-    page.locator("#experiment input").click()
-    page.get_by_role("option", name="Loan default · loan_exp1", exact=True).click()
+    choose_experiment(page, "Loan default · loan_exp1")
     key = page.locator(f'#config-form [data-testid="cell-{EPOCHS_ROW}-0"]')
     sync_api.expect(key).to_have_text("epochs")
     edit_cell(page, "config-form", EPOCHS_ROW, VALUE_COLUMN, "1000")  # still running when cancelled
