@@ -101,6 +101,10 @@ VERBS: dict[str, Verb] = {
         "train a registered experiment, or a sweep of it, into the run store",
         "core.runs.cli:main",
     ),
+    "export": Verb(
+        "write runs' configs, final and per-epoch metrics as CSV files",
+        "core.runs.cli:export_main",
+    ),
     "runs": Verb(
         "list the image classifiers that runs in the run store trained",
         "core.serving.run_models:main",

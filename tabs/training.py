@@ -12,8 +12,10 @@ the reference runs (in class mode everyone's, read-only), and only its owner (or
 cancels, renames, shares or deletes it. Nothing in the tab names a server path.
 """
 
+import tempfile
 from collections.abc import Collection
 from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
 
@@ -21,6 +23,7 @@ from core.experiments import get_experiment, list_experiments
 from core.paths import upload_name
 from core.runs import view
 from core.runs.access import check_can_see, visible_owners
+from core.runs.export import config_diff, export_runs
 from core.runs.jobs import JobRunner
 from core.runs.store import MAX_NAME_CHARS, STATUSES, RunStore, RunStoreFullError
 from core.runs.sweeps import format_grid, parse_grid
@@ -228,22 +231,50 @@ def refresh(runner: JobRunner, visitor: Visitor, run_id, experiment_filter, stat
     )
 
 
-def compare_runs(runner: JobRunner, visitor: Visitor, run_ids: list[int], quantity: str):
-    """The chosen runs' curves (train and test) on one figure, and their summary table."""
-    if not run_ids:
-        return None, gr.update(value=None)
+def visible_runs(runner: JobRunner, visitor: Visitor, run_ids: list, what: str) -> list[int]:
+    """The chosen run ids, checked: at most MAX_COMPARED, each a run the visitor may see."""
     if len(run_ids) > MAX_COMPARED:
-        raise gr.Error(f"Compare at most {MAX_COMPARED} runs at once.")
+        raise gr.Error(f"{what} at most {MAX_COMPARED} runs at once.")
     run_ids = [chosen_run(run_id) for run_id in run_ids]
     try:
         for run_id in run_ids:
             check_can_see(runner.store, run_id, visitor, runner.limits)
     except KeyError as error:
-        raise refusal("Not compared", error) from None
+        raise refusal(f"Not {what.lower()}d", error) from None
+    return run_ids
+
+
+def compare_runs(
+    runner: JobRunner,
+    visitor: Visitor,
+    run_ids: list[int],
+    quantity: str,
+    smoothing: float = 0.0,
+    log_y: bool = False,
+):
+    """The chosen runs' curves (train and test) on one figure, their summary table and the
+    config keys in which they differ."""
+    if not run_ids:
+        return None, gr.update(value=None), gr.update(value=None)
+    run_ids = visible_runs(runner, visitor, run_ids, "Compare")
+    if not 0 <= float(smoothing) < 1:
+        raise gr.Error("Smoothing is a weight from 0 up to (not including) 1.")
     return (
-        view.curves(runner.store, run_ids, quantity, splits=("train", "test")),
+        view.curves(
+            runner.store, run_ids, quantity, ("train", "test"), float(smoothing), bool(log_y)
+        ),
         view.summary_table(runner.store, run_ids),
+        config_diff(runner.store, run_ids),
     )
+
+
+def export_compared(runner: JobRunner, visitor: Visitor, run_ids: list[int]) -> list[str]:
+    """runs.csv and metrics.csv of the compared runs, for the visitor to download."""
+    if not run_ids:
+        raise gr.Error("Choose runs to compare first: the export holds the compared runs.")
+    run_ids = visible_runs(runner, visitor, run_ids, "Export")
+    folder = Path(tempfile.mkdtemp(prefix="dlstudio-export-"))
+    return [str(path) for path in export_runs(runner.store, run_ids, folder)]
 
 
 def visible_sweep(runner: JobRunner, visitor: Visitor, sweep_id: str) -> bool:
@@ -404,14 +435,32 @@ def runs_panel(runner: JobRunner, names: list[str], visitor: VisitorControls) ->
             info="each run's own metric: ROC-AUC for loan runs, accuracy for image runs",
             scale=1,
         )
+    with gr.Row():
+        smoothing = gr.Slider(0, 0.95, value=0, step=0.05, label="Smoothing", scale=3)
+        log_y = gr.Checkbox(label="Log axis", scale=1, elem_id="compare-log")
     compare_plot = gr.Plot(label="Compared runs (train solid, test dashed)")
     summary = gr.Dataframe(interactive=False, label="Summary", headers=["run", "status"])
+    differences = gr.Dataframe(
+        interactive=False,
+        label="Config differences (only the keys whose values differ)",
+        headers=["key"],
+        elem_id="config-diff",
+    )
+    with gr.Row():
+        export = gr.Button("Export the compared runs (CSV)", elem_id="export-runs")
+        exported = gr.File(label="Exported", file_count="multiple", elem_id="exported-runs")
     gr.on(
-        [compare.change, quantity.change],
+        [compare.change, quantity.change, smoothing.release, log_y.input],
         handler(compare_runs, runner),
-        [compare, quantity, *visitor.inputs],
-        [compare_plot, summary],
+        [compare, quantity, smoothing, log_y, *visitor.inputs],
+        [compare_plot, summary, differences],
         api_name="compare_runs",
+    )
+    export.click(
+        handler(export_compared, runner),
+        [compare, *visitor.inputs],
+        exported,
+        api_name="export_runs",
     )
     return RunsPanel(experiment_filter, status_filter, table, compare)
 

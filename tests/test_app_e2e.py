@@ -196,3 +196,21 @@ def test_experiments_whose_data_is_missing_say_what_to_provide_and_cannot_launch
     sync_api.expect(page.locator("#launch-sweep")).to_be_disabled()
     choose_experiment(page, "Loan default · loan_exp1")
     sync_api.expect(page.locator("#launch-run")).to_be_enabled()
+
+
+def test_compared_runs_show_their_config_differences_and_export_as_csv(app_url):
+    import pandas as pd
+    from gradio_client import Client
+
+    client = Client(app_url, verbose=False)
+    exp1, exp2 = 1, 2  # the first reference runs, loaded into the fresh store at start
+    client.predict(None, "all", "all", [], api_name="/refresh_runs")  # fills the run choices
+    _, _, diff = client.predict([exp1, exp2], "loss", 0.5, True, api_name="/compare_runs")
+    differing = {row[0] for row in diff["data"]}
+    assert {"blocks", "hidden"} <= differing and "seed" not in differing
+    runs_csv, metrics_csv = client.predict([exp1, exp2], api_name="/export_runs")
+    runs = pd.read_csv(runs_csv)
+    assert runs["run"].tolist() == [exp1, exp2]
+    assert runs["config.hidden"].tolist() == [32, 128]
+    assert runs["final.test_roc_auc"].between(0.9, 1).all()
+    assert pd.read_csv(metrics_csv).groupby("run").size().tolist() == [10, 10]

@@ -3,6 +3,7 @@
     dlstudio train --list
     dlstudio train loan_exp1 --lr 0.05 --epochs 20 [--json]
     dlstudio train loan_exp4 --sweep [--grid "dropout=0.1,0.5"] [--json]
+    dlstudio export 3 4 --out DIR [--diff]      runs.csv and metrics.csv of runs 3 and 4
 
 Runs land in the same SQLite store as the app's (`--db`, `DLSTUDIO_DB` or the data directory),
 with a progress bar on stderr; `--json` prints one JSON object on stdout at the end.
@@ -12,10 +13,12 @@ import argparse
 import json
 import sys
 from dataclasses import asdict
+from pathlib import Path
 
 from core.experiments import get_experiment, list_experiments
 from core.paths import default_db_path
 from core.runs.execution import execute_with_progress_bar, run_summary
+from core.runs.export import config_diff, export_runs
 from core.runs.store import RunStore
 from core.runs.sweeps import new_sweep_id, parse_grid, plan_sweep, sweep_results
 
@@ -122,3 +125,29 @@ def main(argv: list[str] | None = None) -> int:
         if result["error"]:
             print(result["error"], file=sys.stderr)
     return 0 if ok else 1
+
+
+def export_main(argv: list[str] | None = None) -> int:
+    """`dlstudio export RUN_ID... [--out DIR] [--diff]`: runs.csv and metrics.csv of the runs
+    (`core.runs.export`); `--diff` prints the config keys that differ between them."""
+    parser = argparse.ArgumentParser(
+        prog="dlstudio export",
+        description="Write runs.csv (config and final metrics, a row per run) and metrics.csv "
+        "(every epoch's metrics, a row per run and epoch) for runs of the run store.",
+    )
+    parser.add_argument("runs", nargs="+", type=int, help="run ids")
+    parser.add_argument("--out", default=".", help="folder for the two files (default: here)")
+    parser.add_argument("--diff", action="store_true", help="print how their configs differ")
+    parser.add_argument("--db", default=None, help="run store path (default: the app's)")
+    args = parser.parse_args(argv)
+    store = RunStore(args.db or default_db_path())
+    try:
+        paths = export_runs(store, args.runs, Path(args.out))
+    except KeyError as error:
+        print(f"error: {error.args[0]}", file=sys.stderr)
+        return 2
+    if args.diff:
+        print(config_diff(store, args.runs).to_string(index=False))
+    for path in paths:
+        print(f"wrote {path}")
+    return 0

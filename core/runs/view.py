@@ -177,12 +177,23 @@ def status_text(store: RunStore, run_id: int) -> str:
 # --- figures ---
 
 
+def smoothed(values: pd.Series, smoothing: float) -> pd.Series:
+    """TensorBoard's smoothing: an exponential moving average with weight `smoothing` on the
+    past (0: the values as logged; 0.9: heavily smoothed), debiased at the start."""
+    if not 0 <= smoothing < 1:
+        raise ValueError(f"smoothing is a weight from 0 up to (not including) 1, not {smoothing}")
+    return values if smoothing == 0 else values.ewm(alpha=1 - smoothing, adjust=True).mean()
+
+
 def curves_figure(
     histories: dict[str, pd.DataFrame],
     quantity: str,
     splits: tuple[str, ...] = ("train", "val", "test"),
+    smoothing: float = 0.0,
+    log_y: bool = False,
 ) -> go.Figure:
-    """One line per (run, split) of `{split}_{quantity}` against the epoch.
+    """One line per (run, split) of `{split}_{quantity}` against the epoch, `smoothed` when
+    asked, on a log axis when asked (for losses that fall by orders of magnitude).
 
     `histories` maps a run label to its per-epoch metrics table (`RunStore.metrics`).
     """
@@ -194,16 +205,17 @@ def curves_figure(
                 figure.add_trace(
                     go.Scatter(
                         x=history["epoch"],
-                        y=history[column],
+                        y=smoothed(history[column], smoothing),
                         mode="lines+markers",
                         name=f"{label} {split}",
                         line={"dash": _DASH.get(split, "solid")},
                     )
                 )
     figure.update_layout(
-        title=quantity.replace("_", " "),
+        title=quantity.replace("_", " ") + (f" (smoothed {smoothing:g})" if smoothing else ""),
         xaxis_title="epoch",
         yaxis_title=quantity,
+        yaxis_type="log" if log_y else "linear",
         height=340,
         margin={"l": 50, "r": 10, "t": 40, "b": 40},
         legend={"font": {"size": 10}},
@@ -251,6 +263,8 @@ def curves(
     run_ids: list[int],
     quantity: str,
     splits: tuple[str, ...] = ("train", "val", "test"),
+    smoothing: float = 0.0,
+    log_y: bool = False,
 ) -> go.Figure:
     """Overlaid learning curves of several runs: `quantity` is a logged name ("loss",
     "roc_auc") or OWN_METRIC, each run's own experiment metric (ROC-AUC for loan runs, accuracy
@@ -258,13 +272,13 @@ def curves(
     runs = [store.get(run_id) for run_id in run_ids]
     if quantity != OWN_METRIC:
         histories = {run_label(run): store.metrics(run.id) for run in runs}
-        return curves_figure(histories, quantity, splits)
+        return curves_figure(histories, quantity, splits, smoothing, log_y)
     histories = {}
     for run in runs:
         metric = _metric_of(run)
         named = {f"{split}_{metric}": f"{split}_{OWN_METRIC}" for split in splits}
         histories[f"{run_label(run)} ({metric})"] = store.metrics(run.id).rename(columns=named)
-    figure = curves_figure(histories, OWN_METRIC, splits)
+    figure = curves_figure(histories, OWN_METRIC, splits, smoothing, log_y)
     names = " / ".join(sorted({_metric_of(run) for run in runs}))
     return figure.update_layout(title=names, yaxis_title=names)
 
