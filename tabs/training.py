@@ -25,7 +25,14 @@ from core.runs import view
 from core.runs.access import check_can_see, visible_owners
 from core.runs.export import config_diff, export_runs
 from core.runs.jobs import JobRunner
-from core.runs.store import MAX_NAME_CHARS, STATUSES, RunStore, RunStoreFullError
+from core.runs.store import (
+    MAX_NAME_CHARS,
+    MAX_NOTE_CHARS,
+    MAX_TAGS,
+    STATUSES,
+    RunStore,
+    RunStoreFullError,
+)
 from core.runs.sweeps import format_grid, parse_grid
 from core.sharing.limits import HostLimits
 from core.sharing.visitors import Visitor
@@ -158,6 +165,26 @@ def rename(runner: JobRunner, visitor: Visitor, run_id, name: str) -> str:
     return view.status_text(runner.store, run_id)
 
 
+def annotate(runner: JobRunner, visitor: Visitor, run_id, tags: str, note: str) -> str:
+    """Set the current run's tags and note (its owner or an admin only); its status line."""
+    run_id = chosen_run(run_id)
+    try:
+        runner.annotate(run_id, str(tags or ""), str(note or ""), visitor)
+    except REFUSED as error:
+        raise refusal("Not saved", error) from None
+    return view.status_text(runner.store, run_id)
+
+
+def archive(runner: JobRunner, visitor: Visitor, run_id, archived: bool) -> str:
+    """Archive the current run or bring it back (its owner or an admin only)."""
+    run_id = chosen_run(run_id)
+    try:
+        runner.archive(run_id, bool(archived), visitor)
+    except REFUSED as error:
+        raise refusal("Not archived", error) from None
+    return view.status_text(runner.store, run_id)
+
+
 def share(runner: JobRunner, visitor: Visitor, run_id, shared: bool) -> str:
     """Let every visitor use the current run's trained model, or stop (owner or admin only)."""
     run_id = chosen_run(run_id)
@@ -180,26 +207,39 @@ def delete(runner: JobRunner, visitor: Visitor, run_id):
 
 
 def show_run(runner: JobRunner, visitor: Visitor, run_id):
-    """The name and sharing of the run just made current, for its controls."""
+    """The name, tags, note, archiving and sharing of the run just made current, for its
+    controls."""
     run_id = run_number(run_id)
     if run_id is None:
-        return "", False
+        return "", "", "", False, False
     try:
         run = check_can_see(runner.store, run_id, visitor, runner.limits)
     except KeyError:
-        return "", False
-    return run.name, run.shared
+        return "", "", "", False, False
+    return run.name, ", ".join(run.tags), run.note, run.archived, run.shared
 
 
-def run_choices(store: RunStore, owners: Collection[str] | None) -> list[tuple[str, int]]:
-    """The runs of `owners` as choices of the comparison: label and status, newest first."""
-    return [(f"{view.run_label(run)} ({run.status})", run.id) for run in store.list(owners=owners)]
+def run_choices(store: RunStore, owners: Collection[str] | None) -> list:
+    """The runs of `owners` as choices of the comparison (label and status, newest first),
+    then their tags, sorted: what the timer redraws the pickers from when it changes."""
+    runs = store.list(owners=owners)
+    tags = sorted({tag for run in runs for tag in run.tags})
+    return [[(f"{view.run_label(run)} ({run.status})", run.id) for run in runs], tags]
 
 
-def refresh(runner: JobRunner, visitor: Visitor, run_id, experiment_filter, status_filter, known):
+def refresh(
+    runner: JobRunner,
+    visitor: Visitor,
+    run_id,
+    experiment_filter,
+    status_filter,
+    tag_filter,
+    show_archived,
+    known,
+):
     """The timer's redraw: the current run's status and curves, the visitor's runs table, and
-    the comparison's and sweeps' choices only when a run was added or changed status (no
-    flicker meanwhile)."""
+    the comparison's, sweeps' and tags' choices only when a run was added or changed status
+    (no flicker meanwhile)."""
     store = runner.store
     owners = visible_owners(visitor, runner.limits)
     table = view.runs_table(
@@ -207,14 +247,17 @@ def refresh(runner: JobRunner, visitor: Visitor, run_id, experiment_filter, stat
         None if experiment_filter == ALL else experiment_filter,
         None if status_filter == ALL else status_filter,
         owners=owners,
+        tag=None if tag_filter in (ALL, None) else str(tag_filter),
+        archived=bool(show_archived),
     )
     choices = run_choices(store, owners)
     if choices == known:
-        compare_update = sweeps_update = gr.skip()
+        compare_update = sweeps_update = tags_update = gr.skip()
     else:
-        compare_update = gr.update(choices=choices)
+        compare_update = gr.update(choices=choices[0])
         sweeps_update = gr.update(choices=view.sweep_ids(store, owners))
-    lists = (table, compare_update, sweeps_update, choices)
+        tags_update = gr.update(choices=[ALL, *choices[1]])
+    lists = (table, compare_update, sweeps_update, tags_update, choices)
     run_id = run_number(run_id)
     if run_id is None:
         return gr.skip(), gr.skip(), gr.skip(), *lists
@@ -376,6 +419,10 @@ class LivePanel:
     metric_plot: gr.Plot
     name: gr.Textbox
     rename: gr.Button
+    tags: gr.Textbox
+    note: gr.Textbox
+    save_note: gr.Button
+    archived: gr.Checkbox
     shared: gr.Checkbox
     delete: gr.Button
 
@@ -392,17 +439,42 @@ def live_panel() -> LivePanel:
     )
     status = gr.Markdown("No run launched yet.", elem_id="run-status")
     loss_plot, metric_plot = gr.Plot(label="Loss"), gr.Plot(label="Metric")
-    with gr.Accordion("This run: name, share, delete", open=False, elem_id="run-controls"):
+    with gr.Accordion(
+        "This run: name, tags, note, archive, share, delete", open=False, elem_id="run-controls"
+    ):
         with gr.Row():
             name = gr.Textbox(label="Name", max_length=MAX_NAME_CHARS, scale=3, elem_id="run-name")
             rename_button = gr.Button("Rename", scale=1, elem_id="rename-run")
+        tags = gr.Textbox(
+            label="Tags",
+            info=f"words to filter runs by, separated by commas (at most {MAX_TAGS})",
+            placeholder="e.g. baseline, small-lr",
+            elem_id="run-tags",
+        )
+        note = gr.Textbox(label="Note", lines=2, max_length=MAX_NOTE_CHARS, elem_id="run-note")
+        save_note = gr.Button("Save tags and note", elem_id="save-note")
+        archived = gr.Checkbox(
+            label="Archived: hidden from the runs table unless “Show archived” is ticked",
+            elem_id="archive-run",
+        )
         shared = gr.Checkbox(
             label="Share its trained model: every visitor may use it in the Classifier tab",
             elem_id="share-run",
         )
         delete_button = gr.Button("Delete run", variant="stop", elem_id="delete-run")
     return LivePanel(
-        current_run, status, loss_plot, metric_plot, name, rename_button, shared, delete_button
+        current_run,
+        status,
+        loss_plot,
+        metric_plot,
+        name,
+        rename_button,
+        tags,
+        note,
+        save_note,
+        archived,
+        shared,
+        delete_button,
     )
 
 
@@ -410,6 +482,8 @@ def live_panel() -> LivePanel:
 class RunsPanel:
     experiment_filter: gr.Dropdown
     status_filter: gr.Dropdown
+    tag_filter: gr.Dropdown
+    show_archived: gr.Checkbox
     table: gr.Dataframe
     compare: gr.Dropdown
 
@@ -422,11 +496,18 @@ def runs_panel(runner: JobRunner, names: list[str], visitor: VisitorControls) ->
     with gr.Row():
         experiment_filter = gr.Dropdown([ALL, *names], value=ALL, label="Experiment")
         status_filter = gr.Dropdown([ALL, *STATUSES], value=ALL, label="Status")
+        tag_filter = gr.Dropdown([ALL], value=ALL, label="Tag", elem_id="tag-filter")
+        show_archived = gr.Checkbox(label="Show archived", elem_id="show-archived")
     empty = view.runs_table(runner.store, owners=())
     table = gr.Dataframe(empty, interactive=False, elem_id="runs-table")
     with gr.Row():
         compare = gr.Dropdown(
-            [], multiselect=True, max_choices=MAX_COMPARED, label="Compare runs", scale=3
+            [],
+            multiselect=True,
+            max_choices=MAX_COMPARED,
+            label="Compare runs",
+            scale=3,
+            elem_id="compare-runs",
         )
         quantity = gr.Radio(
             [("its metric", view.OWN_METRIC), ("loss", "loss")],
@@ -438,7 +519,7 @@ def runs_panel(runner: JobRunner, names: list[str], visitor: VisitorControls) ->
     with gr.Row():
         smoothing = gr.Slider(0, 0.95, value=0, step=0.05, label="Smoothing", scale=3)
         log_y = gr.Checkbox(label="Log axis", scale=1, elem_id="compare-log")
-    compare_plot = gr.Plot(label="Compared runs (train solid, test dashed)")
+    compare_plot = gr.Plot(label="Compared runs (train solid, test dashed)", elem_id="compare-plot")
     summary = gr.Dataframe(interactive=False, label="Summary", headers=["run", "status"])
     differences = gr.Dataframe(
         interactive=False,
@@ -462,7 +543,7 @@ def runs_panel(runner: JobRunner, names: list[str], visitor: VisitorControls) ->
         exported,
         api_name="export_runs",
     )
-    return RunsPanel(experiment_filter, status_filter, table, compare)
+    return RunsPanel(experiment_filter, status_filter, tag_filter, show_archived, table, compare)
 
 
 @dataclass(frozen=True)
@@ -543,7 +624,7 @@ def build(runner: JobRunner, visitor_controls: VisitorControls) -> None:
     current_run.change(
         handler(show_run, runner),
         [current_run, *visitor],
-        [live.name, live.shared],
+        [live.name, live.tags, live.note, live.archived, live.shared],
         api_visibility="private",
         show_progress="hidden",
     )
@@ -552,6 +633,18 @@ def build(runner: JobRunner, visitor_controls: VisitorControls) -> None:
         [current_run, live.name, *visitor],
         live.status,
         api_name="rename_run",
+    )
+    live.save_note.click(
+        handler(annotate, runner),
+        [current_run, live.tags, live.note, *visitor],
+        live.status,
+        api_name="annotate_run",
+    )
+    live.archived.input(
+        handler(archive, runner),
+        [current_run, live.archived, *visitor],
+        live.status,
+        api_name="archive_run",
     )
     live.shared.input(
         handler(share, runner),
@@ -568,7 +661,15 @@ def build(runner: JobRunner, visitor_controls: VisitorControls) -> None:
     timer = gr.Timer(1.0)
     timer.tick(
         handler(refresh, runner),
-        [current_run, runs.experiment_filter, runs.status_filter, known_choices, *visitor],
+        [
+            current_run,
+            runs.experiment_filter,
+            runs.status_filter,
+            runs.tag_filter,
+            runs.show_archived,
+            known_choices,
+            *visitor,
+        ],
         [
             live.status,
             live.loss_plot,
@@ -576,6 +677,7 @@ def build(runner: JobRunner, visitor_controls: VisitorControls) -> None:
             runs.table,
             runs.compare,
             sweeps.choice,
+            runs.tag_filter,
             known_choices,
         ],
         api_name="refresh_runs",

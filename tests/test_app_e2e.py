@@ -204,7 +204,9 @@ def test_compared_runs_show_their_config_differences_and_export_as_csv(app_url):
 
     client = Client(app_url, verbose=False)
     exp1, exp2 = 1, 2  # the first reference runs, loaded into the fresh store at start
-    client.predict(None, "all", "all", [], api_name="/refresh_runs")  # fills the run choices
+    client.predict(
+        None, "all", "all", "all", False, api_name="/refresh_runs"
+    )  # fills the run choices
     _, _, diff = client.predict([exp1, exp2], "loss", 0.5, True, api_name="/compare_runs")
     differing = {row[0] for row in diff["data"]}
     assert {"blocks", "hidden"} <= differing and "seed" not in differing

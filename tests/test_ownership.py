@@ -94,6 +94,8 @@ def test_another_visitor_cannot_touch_or_even_find_a_private_run(
     attempts = {
         "cancel": lambda: runner.cancel(mine, bob),
         "rename": lambda: runner.rename(mine, "mine now", bob),
+        "annotate": lambda: runner.annotate(mine, "bobs", "mine now", bob),
+        "archive": lambda: runner.archive(mine, True, bob),
         "share": lambda: runner.share(mine, True, bob),
         "delete": lambda: runner.delete(mine, bob),
         "use": lambda: check_can_use(store, mine, bob, runner.limits),
@@ -105,6 +107,7 @@ def test_another_visitor_cannot_touch_or_even_find_a_private_run(
 
     run = store.get(mine)
     assert (run.name, run.shared, run.owner) == ("", False, alice.key)
+    assert (run.tags, run.note, run.archived) == ([], "", False)
     assert not store.cancel_requested(mine)
     assert [r.id for r in store.list(owners=visible_owners(bob, runner.limits))] == []
     assert [r.id for r in store.list(owners=visible_owners(alice, runner.limits))] == [mine]
@@ -118,6 +121,8 @@ def test_in_class_mode_others_see_a_run_but_cannot_change_it(make_runner, store,
     attempts = {
         "cancel": lambda: runner.cancel(mine, bob),
         "rename": lambda: runner.rename(mine, "mine now", bob),
+        "annotate": lambda: runner.annotate(mine, "bobs", "mine now", bob),
+        "archive": lambda: runner.archive(mine, True, bob),
         "share": lambda: runner.share(mine, True, bob),
         "delete": lambda: runner.delete(mine, bob),
     }
@@ -138,7 +143,13 @@ def test_the_owner_and_an_admin_may_change_a_run(make_runner, store, held, alice
     queued = runner.submit(held.name, owner=alice)
     runner.rename(running, "  first   try ", alice)
     runner.share(running, True, alice)
-    assert (store.get(running).name, store.get(running).shared) == ("first try", True)
+    runner.annotate(running, "baseline, lr-0.01, baseline", "  the plain one ", alice)
+    runner.archive(running, True, alice)
+    run = store.get(running)
+    assert (run.name, run.shared, run.archived) == ("first try", True, True)
+    assert (run.tags, run.note) == (["baseline", "lr-0.01"], "the plain one")
+    runner.annotate(queued, "checked", "", admin)
+    assert store.get(queued).tags == ["checked"]
     runner.rename(queued, "renamed by the teacher", admin)
     with pytest.raises(ValueError, match="cancel it first"):
         runner.delete(running, alice)

@@ -300,3 +300,27 @@ def test_a_killed_cli_run_is_recovered_as_interrupted_with_its_epochs(store, tmp
     assert {"train_loss", "val_roc_auc", "test_roc_auc"} <= set(reopened.final_metrics(second.id))
     assert reopened.get(first.id).status == "done"
     assert reopened.metrics(first.id).equals(first_metrics)
+
+
+def test_tags_notes_and_archiving_are_checked_kept_and_filtered(store):
+    first, second = store.create("loan_exp1", {}), store.create("loan_exp2", {})
+    store.annotate(first, "baseline, small-lr", "lr 0.01 was too slow")
+    store.annotate(second, ["baseline"], "")
+    store.set_archived(second, True)
+    assert [run.id for run in store.list(tag="baseline")] == [second, first]
+    assert [run.id for run in store.list(tag="small-lr")] == [first]
+    assert [run.id for run in store.list(tag="base")] == []  # a whole tag, not a substring
+    assert [run.id for run in store.list(archived=False)] == [first]
+    assert (store.get(first).note, store.get(second).archived) == ("lr 0.01 was too slow", True)
+    refused = {
+        "a/b": "a tag is one word",
+        ",".join(f"t{i}" for i in range(11)): "at most 10 tags",
+        "x" * 31: "a tag is one word of at most 30",
+        "drop');--": "a tag is one word",
+    }
+    for tags, message in refused.items():
+        with pytest.raises(ValueError, match=message):
+            store.annotate(first, tags, "")
+    with pytest.raises(ValueError, match="note is at most 2,000"):
+        store.annotate(first, "ok", "n" * 2001)
+    assert store.get(first).tags == ["baseline", "small-lr"]  # nothing written by a refusal

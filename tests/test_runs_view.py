@@ -11,9 +11,11 @@ from core.runs.view import (
     RUNS_COLUMNS,
     config_form,
     curves,
+    duration_text,
     experiment_choices,
     experiment_text,
     form_values,
+    progress_line,
     runs_table,
     status_text,
     summary_table,
@@ -86,7 +88,7 @@ def test_status_text_shows_progress_metrics_and_the_last_error_line(store):
     store.add_details(run_id, device="cpu")
     log_history(store, run_id, [0.8], [0.75])
     running = status_text(store, run_id)
-    assert "**running** · 50% epoch 1/2" in running
+    assert "**running**" in running and "` 50% · epoch 1/2 · " in running
     assert "epoch 1: test_roc_auc **0.7500**" in running and "device: cpu" in running
 
     store.finish(run_id, "failed", "Traceback ...\n  File x\nFloatingPointError: too high\n")
@@ -182,3 +184,16 @@ def test_experiments_are_grouped_by_family_and_the_missing_data_is_named(monkeyp
     for split in ("train", "val"):
         (afhq / split).mkdir(parents=True)
     assert ("AFHQ · afhq_all", "afhq_all") in experiment_choices()
+
+
+def test_a_running_run_shows_a_bar_elapsed_time_and_the_time_left(store):
+    run_id = store.create("loan_exp1", {})
+    store.start(run_id)
+    store.set_progress(run_id, 0.25, "epoch 3/10")
+    run = store.get(run_id)
+    line = progress_line(run, now=run.started_at + 30)
+    assert line == "`█████░░░░░░░░░░░░░░░` 25% · epoch 3/10 · 30 s elapsed · about 1 min 30 s left"
+    assert "`█████" in status_text(store, run_id) and "elapsed" in status_text(store, run_id)
+    store.set_progress(run_id, 0.01, "epoch 1/10")  # too early to estimate
+    assert "left" not in progress_line(store.get(run_id), now=run.started_at + 5)
+    assert duration_text(3725) == "1 h 02 min" and duration_text(65) == "1 min 05 s"

@@ -227,7 +227,7 @@ def watch_run(client: Client, run_id: int, token: str) -> str:
     deadline = time.monotonic() + RUN_WATCH_S
     seen = ""
     while time.monotonic() < deadline:
-        outcome = call(client, "refresh_runs", [run_id, "all", "all", token, ""])
+        outcome = call(client, "refresh_runs", [run_id, "all", "all", "all", False, token, ""])
         seen = outcome.text
         if outcome.kind != "answered" or ENDED.search(outcome.text.split('",')[0]):
             return seen

@@ -72,7 +72,9 @@ def test_in_class_mode_everyone_sees_everyones_runs_and_changes_only_their_own(s
     ada, bob = anonymous(new_browser_token()), anonymous(new_browser_token())
     try:
         run_id = store.create("loan_exp1", {}, owner=ada)
-        status, _, _, table, *_ = training.refresh(runner, bob, run_id, "all", "all", [])
+        status, _, _, table, *_ = training.refresh(
+            runner, bob, run_id, "all", "all", "all", False, []
+        )
         assert status.startswith(f"**Run {run_id}**")
         assert table[["id", "owner"]].values.tolist() == [[run_id, ada.name]]
         with pytest.raises(gr.Error, match=f"Not renamed: run {run_id} belongs to someone else"):
@@ -133,7 +135,9 @@ def launch(client: Client, experiment: str = "loan_exp1", **values) -> int:
 def runs_seen(client: Client, run_id: int | None = None) -> tuple[str, list[int]]:
     """What the visitor's Training tab shows at its next redraw: the current run's status line
     and the ids in the runs table."""
-    status, _, _, table, *_ = client.predict(run_id, "all", "all", [], api_name="/refresh_runs")
+    status, _, _, table, *_ = client.predict(
+        run_id, "all", "all", "all", False, api_name="/refresh_runs"
+    )
     return status, [row[0] for row in table["data"]]
 
 

@@ -204,6 +204,18 @@ class JobRunner:
         check_can_act(self.store, run_id, visitor, self.limits)
         self.store.rename(run_id, name)
 
+    def annotate(
+        self, run_id: int, tags: str | list[str], note: str, visitor: Visitor = LOCAL
+    ) -> None:
+        """Set the tags and the note of a run of `visitor` (see `RunStore.annotate`)."""
+        check_can_act(self.store, run_id, visitor, self.limits)
+        self.store.annotate(run_id, tags, note)
+
+    def archive(self, run_id: int, archived: bool, visitor: Visitor = LOCAL) -> None:
+        """Archive a run of `visitor` (hidden from the runs table unless asked) or restore it."""
+        check_can_act(self.store, run_id, visitor, self.limits)
+        self.store.set_archived(run_id, archived)
+
     def share(self, run_id: int, shared: bool, visitor: Visitor = LOCAL) -> None:
         """Let everyone use the trained model of a run of `visitor`, or stop sharing it."""
         check_can_act(self.store, run_id, visitor, self.limits)

@@ -34,7 +34,7 @@ BUNDLE = "runs.json"
 MAX_ARTIFACT_BYTES = 256 * 2**10  # predictions ship; checkpoints (MBs each) do not
 OWNER_NAME = "reference"
 COPIED_COLUMNS = ("experiment", "config", "status", "sweep_id", "name", "created_at")
-COPIED_COLUMNS += ("started_at", "ended_at", "message", "error", "details")
+COPIED_COLUMNS += ("started_at", "ended_at", "message", "error", "details", "tags", "note")
 
 
 def run_keys(study: str, experiments: Iterable[str]) -> list[str]:

@@ -16,6 +16,7 @@ beside the original, a warning names it, and a fresh store starts (`RunStore.rec
 import json
 import logging
 import os
+import re
 import shutil
 import sqlite3
 import time
@@ -45,6 +46,9 @@ CREATE TABLE IF NOT EXISTS runs (
     owner_name TEXT NOT NULL DEFAULT 'this computer',
     name TEXT NOT NULL DEFAULT '',
     shared INTEGER NOT NULL DEFAULT 0,
+    tags TEXT NOT NULL DEFAULT '[]',
+    note TEXT NOT NULL DEFAULT '',
+    archived INTEGER NOT NULL DEFAULT 0,
     created_at REAL NOT NULL,
     started_at REAL,
     ended_at REAL,
@@ -70,6 +74,9 @@ _ADDED_COLUMNS = {
     "owner_name": "TEXT NOT NULL DEFAULT 'this computer'",
     "name": "TEXT NOT NULL DEFAULT ''",
     "shared": "INTEGER NOT NULL DEFAULT 0",
+    "tags": "TEXT NOT NULL DEFAULT '[]'",
+    "note": "TEXT NOT NULL DEFAULT ''",
+    "archived": "INTEGER NOT NULL DEFAULT 0",
 }
 _INDEXES = """
 CREATE INDEX IF NOT EXISTS runs_by_experiment ON runs(experiment);
@@ -77,6 +84,9 @@ CREATE INDEX IF NOT EXISTS runs_by_sweep ON runs(sweep_id);
 CREATE INDEX IF NOT EXISTS runs_by_owner ON runs(owner, status);
 """
 MAX_NAME_CHARS = 80  # a run's label, shown in tables and pickers
+MAX_TAGS, MAX_TAG_CHARS = 10, 30  # a run's tags: short words to filter by
+MAX_NOTE_CHARS = 2000  # a run's note: what its owner wants to remember about it
+_TAG = re.compile(r"^[\w.+-]+$")  # letters, digits, _ . + -: a tag is one word
 _DAMAGE_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 _COMPANIONS = ("-wal", "-shm", "-journal")  # SQLite's files beside the database
 
@@ -105,6 +115,9 @@ class Run:
     owner_name: str = "this computer"  # what other visitors see of the owner
     name: str = ""  # the owner's label for it
     shared: bool = False  # others may use its trained model
+    tags: list[str] = field(default_factory=list)  # the owner's words to filter it by
+    note: str = ""  # the owner's note about it
+    archived: bool = False  # hidden from the runs table unless archived runs are asked for
     process: str | None = None  # identity of the process looking after it (process_identity)
 
     @property
@@ -353,6 +366,8 @@ class RunStore:
             "owner_name": record["owner_name"],
             "name": record.get("name", ""),
             "shared": int(bool(record.get("shared", False))),
+            "tags": json.dumps(parse_tags(record.get("tags", []))),
+            "note": record.get("note", ""),
             "created_at": record["created_at"],
             "started_at": record.get("started_at"),
             "ended_at": record.get("ended_at"),
@@ -457,6 +472,19 @@ class RunStore:
             raise ValueError(f"a run's name is at most {MAX_NAME_CHARS} characters")
         self._update_existing(run_id, name=name)
 
+    def annotate(self, run_id: int, tags: str | list[str], note: str) -> None:
+        """Replace a run's tags (`parse_tags` checks them; order kept, duplicates dropped) and
+        its note (at most MAX_NOTE_CHARS characters; blank clears it). Both are checked before
+        either is written."""
+        tags, note = parse_tags(tags), str(note or "").strip()
+        if len(note) > MAX_NOTE_CHARS:
+            raise ValueError(f"a run's note is at most {MAX_NOTE_CHARS:,} characters")
+        self._update_existing(run_id, tags=json.dumps(tags), note=note)
+
+    def set_archived(self, run_id: int, archived: bool) -> None:
+        """Archive a run (the runs table hides it unless asked) or bring it back."""
+        self._update_existing(run_id, archived=int(bool(archived)))
+
     def set_shared(self, run_id: int, shared: bool) -> None:
         """Let everyone use a run's trained model (True), or only its owner again (False)."""
         self._update_existing(run_id, shared=int(bool(shared)))
@@ -514,11 +542,20 @@ class RunStore:
         sweep_id: str | None = None,
         limit: int = 500,
         owners: Collection[str] | None = None,
+        tag: str | None = None,
+        archived: bool | None = None,
     ) -> list[Run]:
         """Runs, newest first, optionally filtered; `owners` keeps the runs of those owner keys
-        (None: everyone's)."""
+        (None: everyone's), `tag` those with that tag, `archived` those (not) archived (None:
+        both)."""
         clauses: list[str] = []
         params: list[Any] = []
+        if tag:
+            clauses.append("EXISTS (SELECT 1 FROM json_each(runs.tags) WHERE value = ?)")
+            params.append(tag)
+        if archived is not None:
+            clauses.append("archived = ?")
+            params.append(int(archived))
         for column, value in (
             ("experiment", experiment),
             ("status", status),
@@ -575,4 +612,22 @@ def _row_to_run(row: sqlite3.Row) -> Run:
     for column in ("config", "details", "artifacts"):
         values[column] = json.loads(values[column])
     values["shared"] = bool(values["shared"])
+    values["archived"] = bool(values["archived"])
+    values["tags"] = json.loads(values["tags"])
     return Run(**values)
+
+
+def parse_tags(tags: str | list[str]) -> list[str]:
+    """Tags from a list or from text ("baseline, lr-sweep"): each one word of letters, digits,
+    _ . + -, at most MAX_TAG_CHARS characters, at most MAX_TAGS of them; ValueError otherwise."""
+    words = tags.replace(",", " ").split() if isinstance(tags, str) else [str(t) for t in tags]
+    words = list(dict.fromkeys(word.strip() for word in words if word.strip()))
+    if len(words) > MAX_TAGS:
+        raise ValueError(f"a run has at most {MAX_TAGS} tags, not {len(words)}")
+    for word in words:
+        if len(word) > MAX_TAG_CHARS or not _TAG.match(word):
+            raise ValueError(
+                f"a tag is one word of at most {MAX_TAG_CHARS} letters, digits, _ . + or -: "
+                f"{word[:MAX_TAG_CHARS]!r} is not"
+            )
+    return words

@@ -24,6 +24,7 @@ _DASH = {"train": "solid", "val": "dot", "test": "dash"}  # line style of a spli
 RUNS_COLUMNS = [
     "id",
     "name",
+    "tags",
     "experiment",
     "status",
     "progress",
@@ -33,7 +34,7 @@ RUNS_COLUMNS = [
     "created",
     "time_s",
 ]
-EVERYONES_COLUMNS = [*RUNS_COLUMNS[:2], "owner", *RUNS_COLUMNS[2:]]  # and whose each run is
+EVERYONES_COLUMNS = [*RUNS_COLUMNS[:3], "owner", *RUNS_COLUMNS[3:]]  # and whose each run is
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
 
 
@@ -99,16 +100,28 @@ def runs_table(
     status: str | None = None,
     limit: int = 200,
     owners: Collection[str] | None = None,
+    tag: str | None = None,
+    archived: bool = False,
 ) -> pd.DataFrame:
-    """Newest runs first: id, name, experiment, status, progress, final headline metric, timing;
-    and the owner's name when `owners` is None (everyone's runs)."""
+    """Newest runs first: id, name, tags, experiment, status, progress, final headline metric,
+    timing; and the owner's name when `owners` is None (everyone's runs). Archived runs are
+    left out unless `archived` (then they are listed too)."""
     rows = []
-    for run in store.list(experiment=experiment, status=status, limit=limit, owners=owners):
+    runs = store.list(
+        experiment=experiment,
+        status=status,
+        limit=limit,
+        owners=owners,
+        tag=tag,
+        archived=None if archived else False,
+    )
+    for run in runs:
         metric = _metric_of(run)
         rows.append(
             {
                 "id": run.id,
-                "name": run.name,
+                "name": run.name + (" (archived)" if run.archived else ""),
+                "tags": ", ".join(run.tags),
                 "owner": run.owner_name,
                 "experiment": run.experiment,
                 "status": run.status,
@@ -151,14 +164,46 @@ def summary_table(store: RunStore, run_ids: list[int]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+BAR_CELLS = 20
+
+
+def duration_text(seconds: float) -> str:
+    """`42 s`, `3 min 05 s`, `1 h 02 min`: a duration as a person reads it."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def progress_line(run: Run, now: float | None = None) -> str:
+    """A running run's progress: a bar, the share done, its own message (the epoch), the
+    time since it started and, once it is under way, an estimate of the time left (the
+    elapsed time scaled by the share still to do)."""
+    done = min(max(run.progress, 0.0), 1.0)
+    filled = round(done * BAR_CELLS)
+    parts = [f"`{'█' * filled}{'░' * (BAR_CELLS - filled)}` {done:.0%}"]
+    if run.message:
+        parts.append(run.message)
+    if run.started_at is not None:
+        elapsed = (now or time.time()) - run.started_at
+        parts.append(f"{duration_text(elapsed)} elapsed")
+        if 0.02 <= done < 1:
+            parts.append(f"about {duration_text(elapsed * (1 - done) / done)} left")
+    return " · ".join(parts)
+
+
 def status_text(store: RunStore, run_id: int) -> str:
     """A one-paragraph Markdown status of a run: state, progress, latest metrics, error (its
     last line, with any server path cut to the file's name)."""
     run = store.get(run_id)
     name = f" “{_markdown_text(run.name)}”" if run.name else ""
     text = f"**Run {run.id}**{name} · `{run.experiment}` · **{run.status}**"
-    if run.status in ("queued", "running"):
-        text += f" · {run.progress:.0%} {run.message}"
+    if run.status == "queued":
+        text += f" · {run.message}" if run.message else ""
+    elif run.status == "running":
+        text += f"\n\n{progress_line(run)}"
     final = store.final_metrics(run.id)
     if final:
         epoch = int(store.metrics(run.id)["epoch"].iloc[-1])
@@ -167,6 +212,12 @@ def status_text(store: RunStore, run_id: int) -> str:
         )
     if run.details.get("device"):
         text += f"\n\ndevice: {run.details['device']}"
+    if run.tags:
+        text += "\n\ntags: " + ", ".join(f"`{tag}`" for tag in run.tags)
+    if run.note:
+        text += f"\n\nnote: {_markdown_text(run.note)}"
+    if run.archived:
+        text += "\n\nArchived: the runs table shows it only with “Show archived”."
     if run.shared:
         text += "\n\nIts model is shared: every visitor can use it in the Classifier tab."
     if run.error and run.error.strip() and run.status != "done":
