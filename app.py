@@ -47,8 +47,8 @@ def build_app(runner: JobRunner) -> gr.Blocks:
                 with gr.Tab(tab.TITLE):
                     runtime_statement(tab.TOOL)
                     build_tab(tab, visitor_controls)
-            with gr.Tab(results.TITLE):
-                results.build(runner.store)
+            with gr.Tab(results.TITLE) as results_tab:
+                results.build(runner.store, visitor_controls, results_tab)
             with gr.Tab(training.TITLE):
                 runtime_statement(training.TOOL)
                 training.build(runner, visitor_controls)

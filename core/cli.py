@@ -67,6 +67,10 @@ REPORTS = {
         "pseudo-labeling against its supervised baseline",
         "core.reports.pseudo_labels:main",
     ),
+    "runs": Verb(
+        "a study page from runs you pick: table with intervals, curves, conclusions",
+        "core.reports.run_set:main",
+    ),
     "inference": Verb(
         "inference speed-ups (ONNX Runtime, quantization, ...) against eager PyTorch",
         "core.reports.inference:main",

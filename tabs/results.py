@@ -1,16 +1,26 @@
-"""Results: each study's page, as a student would hand it in, from the app's first visit.
+"""Results: each study's page, as a student would hand it in, from the first visit; and the
+same kind of page from runs a visitor picks, to read here and download.
 
 The pages come from `core.reports.studies` (the writers of `reports/*/README.md`) over the
-reference runs that ship with the app; this module only lays a page's blocks out: Markdown as
-text, tables as read-only tables, figures as interactive plotly charts.
+reference runs that ship with the app, and from `core.reports.run_set` for a visitor's own
+choice of runs; this module only lays a page's blocks out: Markdown as text, tables as
+read-only tables, figures as interactive plotly charts.
 """
+
+import tempfile
+from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
 from core.reports.page import ForDevelopers, Page, plotly_figure
+from core.reports.run_set import MAX_RUNS, page_zip, run_set_page
 from core.reports.studies import STUDIES, available_studies, study_page
+from core.runs.access import check_can_see, visible_owners
 from core.runs.store import RunStore
+from core.sharing.limits import HostLimits
+from core.sharing.visitors import Visitor
+from tabs.visitor import VisitorControls, handler
 
 TITLE = "Results"
 INTRO = (
@@ -24,7 +34,7 @@ EMPTY = "No study's runs are in this app's run store, so there are no results to
 
 def show_page(page: Page) -> None:
     """Place a page's blocks, in order, inside the current render."""
-    gr.Markdown(f"## {page.title}", elem_id="study-title")
+    gr.Markdown(f"## {page.title}")
     for block in page.blocks:
         if isinstance(block, str):
             gr.Markdown(block)
@@ -37,9 +47,70 @@ def show_page(page: Page) -> None:
             gr.Plot(plotly_figure(block), show_label=False)
 
 
-def build(store: RunStore) -> None:
+def run_choices(store: RunStore, visitor: Visitor):
+    """The finished runs the visitor may see (theirs and the reference runs), newest first."""
+    owners = visible_owners(visitor, HostLimits.from_env())
+    runs = store.list(owners=owners, status="done")
+    labels = [(f"#{run.id} {run.experiment} {run.name}".strip(), run.id) for run in runs]
+    return gr.update(choices=labels)
+
+
+def make_page(store: RunStore, visitor: Visitor, run_ids: list):
+    """The page of the chosen runs, and the same page zipped for download."""
+    if not run_ids:
+        raise gr.Error("Choose the runs first (yours or the reference runs).")
+    if len(run_ids) > MAX_RUNS:
+        raise gr.Error(f"A page holds at most {MAX_RUNS} runs.")
+    limits = HostLimits.from_env()
+    try:
+        chosen = [int(run_id) for run_id in run_ids]
+        for run_id in chosen:
+            check_can_see(store, run_id, visitor, limits)
+        page = run_set_page(store, chosen)
+    except (KeyError, ValueError, TypeError, OverflowError) as error:
+        raise gr.Error(f"No page made: {error.args[0] if error.args else error}") from None
+    folder = Path(tempfile.mkdtemp(prefix="dlstudio-page-"))
+    return page, str(page_zip(page, folder / "study.zip"))
+
+
+def own_study(store: RunStore, visitor_controls: VisitorControls, tab: gr.Tab) -> None:
+    """Pick runs, make their page, read it below and download it."""
+    visitor = visitor_controls.inputs
+    with gr.Accordion("Your own study: a page from runs you choose", open=False):
+        gr.Markdown(
+            f"Choose up to {MAX_RUNS} finished runs, yours or the reference runs: the page "
+            "compares them as the studies below do, with intervals and conclusions computed "
+            "from their numbers."
+        )
+        picked = gr.Dropdown(
+            [], multiselect=True, max_choices=MAX_RUNS, label="Runs", elem_id="study-runs"
+        )
+        with gr.Row():
+            make = gr.Button("Make the page", variant="primary", elem_id="make-page")
+            download = gr.File(label="The page: README and figures, zipped", elem_id="page-zip")
+        page = gr.State(None)
+
+        @gr.render(inputs=page)
+        def own(made: Page | None) -> None:
+            if made is not None:
+                show_page(made)
+
+    tab.select(
+        handler(run_choices, store),
+        visitor,
+        picked,
+        api_visibility="private",
+        show_progress="hidden",
+    )
+    make.click(
+        handler(make_page, store), [picked, *visitor], [page, download], api_name="make_page"
+    )
+
+
+def build(store: RunStore, visitor_controls: VisitorControls, tab: gr.Tab) -> None:
     studies = available_studies(store)
     gr.Markdown(INTRO)
+    own_study(store, visitor_controls, tab)
     if not studies:
         gr.Markdown(EMPTY)
         return

@@ -1,6 +1,8 @@
 """The Results tab in a browser, on the app's fresh data directory: the shipped reference runs
 are there from the first visit, and the loan study's table reads as the committed report's."""
 
+import zipfile
+
 import pytest
 from conftest import committed_table
 
@@ -28,3 +30,20 @@ def test_a_first_visit_reads_the_loan_study_as_the_committed_report(page, screen
     page.screenshot(path="/tmp/results-full.png", full_page=True)
     plots = page.locator(".js-plotly-plot")
     sync_api.expect(plots).to_have_count(4)  # loss, ROC-AUC, the two sweeps
+
+
+def test_a_page_made_from_two_runs_reads_here_and_downloads_as_a_zip(page):
+    page.get_by_role("tab", name="Results", exact=True).click()
+    page.get_by_text("Your own study: a page from runs you choose").click()
+    for label in ("#1 loan_exp1", "#2 loan_exp2"):  # the shipped reference runs
+        page.locator("#study-runs input").click()
+        page.get_by_role("option", name=label, exact=True).click()
+    page.locator("#make-page").click()
+    sync_api.expect(page.get_by_text("Your study: 2 runs")).to_be_visible(timeout=60_000)
+    sync_api.expect(page.get_by_text("by a paired bootstrap").first).to_be_visible()
+    with page.expect_download() as download:
+        page.locator('#page-zip a[download="study.zip"]').click()
+    with zipfile.ZipFile(download.value.path()) as packed:
+        assert sorted(packed.namelist()) == ["README.md", "loss.png", "metric.png"]
+        readme = packed.read("README.md").decode()
+    assert "# Your study: 2 runs" in readme and "| #1 loan_exp1 |" in readme

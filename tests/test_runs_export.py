@@ -48,7 +48,7 @@ def test_config_diff_keeps_only_the_keys_that_differ(store, two_runs):
     assert list(diff.columns) == ["key", f"#{first}", f"#{second}"]
     assert diff.set_index("key").to_dict("index") == {
         "hidden": {f"#{first}": "[32]", f"#{second}": "(none)"},
-        "lr": {f"#{first}": 0.01, f"#{second}": 0.05},
+        "lr": {f"#{first}": "0.01", f"#{second}": "0.05"},
     }  # seed is the same in both: left out
 
 

@@ -402,6 +402,10 @@ def probes() -> list[Probe]:
     system = list(decoding)
     system[1], system[2] = HUGE_TEXT, "hi"
     table.append(Probe("generate", lambda w: system, "a 200,000-character system text"))
+    for what, ids in [("a run id beyond any", [10**30]), ("a run id that is text", ["1; --"])]:
+        table.append(
+            Probe("make_page", lambda w, i=ids: [i, new_browser_token(), ""], f"page of {what}")
+        )
     search = [HUGE_TEXT, "tfidf", "all collections", 5]
     table.append(Probe("retrieval_search", lambda w: search, "a 200,000-character question"))
     return table

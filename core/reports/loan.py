@@ -38,6 +38,7 @@ from core.reports.page import (
     Series,
     to_markdown,
 )
+from core.reports.plateau import OVERFIT_RISE, loss_rise
 from core.runs.execution import execute_with_progress_bar
 from core.runs.reference import export_reference, load_reference_runs, reference_runs
 from core.runs.store import RunStore
@@ -268,9 +269,6 @@ class LoanFacts:
     train_rows: int
 
 
-OVERFIT_RISE = 0.05  # a test loss ending 5 % above its lowest value counts as overfitting
-
-
 def conclusions(facts: LoanFacts) -> list[str]:
     """Sentences drawn from the numbers, so each changes when its numbers do."""
     return [
@@ -386,26 +384,18 @@ def decay_and_lr(facts: LoanFacts) -> str:
 
 
 def overfitting(facts: LoanFacts) -> str:
-    """Overfitting is a test loss that rises while the training loss falls; a test loss that
-    rises with the training loss is a noisy step of the optimiser."""
-    overfit, noisy = {}, []
-    for name, history in facts.histories.items():
-        best = history["test_loss"].idxmin()
-        rise = history["test_loss"].iloc[-1] / history.loc[best, "test_loss"] - 1
-        if rise <= OVERFIT_RISE:
-            continue
-        if history["train_loss"].iloc[-1] < history.loc[best, "train_loss"]:
-            overfit[name] = (rise, int(history.loc[best, "epoch"]))
-        else:
-            noisy.append(name)
+    """Overfitting is a test loss that rises while the training loss falls (`loss_rise`)."""
+    rises = {name: loss_rise(history) for name, history in facts.histories.items()}
+    overfit = {name: rise for name, rise in rises.items() if rise and rise.overfits}
+    noisy = [name for name, rise in rises.items() if rise and rise.noisy]
     epochs = max(len(history) for history in facts.histories.values())
     if overfit:
-        worst = max(overfit, key=lambda name: overfit[name][0])
-        rise, epoch = overfit[worst]
+        worst = max(overfit, key=lambda name: overfit[name].rise)
         others = sorted(set(overfit) - {worst})
         return (
-            f"{worst} overfits: its test loss is lowest at epoch {epoch} and ends "
-            f"{100 * rise:.0f} % higher while its training loss keeps falling"
+            f"{worst} overfits: its test loss is lowest at epoch {overfit[worst].lowest_epoch} "
+            f"and ends {100 * overfit[worst].rise:.0f} % higher while its training loss keeps "
+            "falling"
             + (f" (so do {', '.join(others)})" if others else "")
             + "; stopping at the best validation epoch, or more regularisation, would help."
         )

@@ -7,10 +7,14 @@
 
 Curves are per-epoch values, epoch 1 first; every epoch returned is 1-based, as the run store
 numbers them. Used by the self-supervised report (core.reports.ssl) to compare how fast a
-pretrained and a randomly initialised network learn.
+pretrained and a randomly initialised network learn; `loss_rise` tells overfitting (a test
+loss rising while the training loss falls) from a noisy step, for every report.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
 
 MODES = ("max", "min")
 
@@ -73,3 +77,38 @@ def seconds_to_epoch(epoch_seconds: Sequence[float], epoch: int) -> float:
     if not 1 <= epoch <= len(epoch_seconds):
         raise ValueError(f"epoch must be in [1, {len(epoch_seconds)}], not {epoch}")
     return float(sum(epoch_seconds[:epoch]))
+
+
+OVERFIT_RISE = 0.05  # a test loss ending 5 % above its lowest counts as risen
+
+
+@dataclass(frozen=True)
+class LossRise:
+    """How far a run's test loss ended above its lowest value, and whether its training
+    loss fell meanwhile: both together are overfitting; a test loss that rises with the
+    training loss is a noisy step of the optimiser."""
+
+    rise: float  # last test loss / lowest test loss - 1
+    lowest_epoch: int
+    train_fell: bool
+
+    @property
+    def overfits(self) -> bool:
+        return self.rise > OVERFIT_RISE and self.train_fell
+
+    @property
+    def noisy(self) -> bool:
+        return self.rise > OVERFIT_RISE and not self.train_fell
+
+
+def loss_rise(history: pd.DataFrame) -> LossRise | None:
+    """The `LossRise` of a per-epoch metrics table with `test_loss` and `train_loss`; None
+    without them."""
+    if not {"test_loss", "train_loss"} <= set(history) or history.empty:
+        return None
+    lowest = history["test_loss"].idxmin()
+    return LossRise(
+        rise=float(history["test_loss"].iloc[-1] / history.loc[lowest, "test_loss"] - 1),
+        lowest_epoch=int(history.loc[lowest, "epoch"]),
+        train_fell=bool(history["train_loss"].iloc[-1] < history.loc[lowest, "train_loss"]),
+    )

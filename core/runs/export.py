@@ -59,13 +59,14 @@ def metrics_frame(store: RunStore, run_ids: list[int]) -> pd.DataFrame:
 
 def config_diff(store: RunStore, run_ids: list[int]) -> pd.DataFrame:
     """The config keys whose values differ between these runs (a key one run lacks counts as
-    differing): a `key` column, then one column per run, `#ID`."""
+    differing): a `key` column, then one column per run, `#ID`, each value as text (a table
+    of mixed types would show True as 1)."""
     configs = {f"#{run_id}": store.get(run_id).config for run_id in run_ids}
     keys = sorted({key for config in configs.values() for key in config})
     rows = []
     for key in keys:
-        values = [_cell(config.get(key, "(none)")) for config in configs.values()]
-        if len({json.dumps(value, default=str) for value in values}) > 1:
+        values = [str(_cell(config.get(key, "(none)"))) for config in configs.values()]
+        if len(set(values)) > 1:
             rows.append({"key": key, **dict(zip(configs, values, strict=True))})
     return pd.DataFrame(rows, columns=["key", *configs])
 
