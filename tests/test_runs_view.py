@@ -137,8 +137,19 @@ def test_sweep_views_choose_on_val_not_test(store):
     table, figure, choice = sweep_view(store, "s1")
     assert table.loc[table["best"], "run_id"].tolist() == [runs[1]]
     assert choice.startswith("Chosen on **val_roc_auc**: dropout = 0.5 (val_roc_auc 0.9500")
-    assert list(figure.data[0].y) == [0.99, 0.8]  # bars of the test metric
+    bars = {bar.name: list(bar.y) for bar in figure.data}
+    assert bars == {"val_roc_auc": [0.9, 0.95], "test_roc_auc": [0.99, 0.8]}
+    low, high = figure.layout.yaxis.range  # fitted to the values, not 0-1
+    assert 0.6 < low < 0.8 and 0.99 < high < 1.2
     assert sweep_view(store, "s2")[2] == "No finished run yet."
+
+
+def test_a_sweep_table_is_rounded_for_reading(store):
+    run_id = store.create("loan_exp4", {"dropout": 0.1}, "s1", {"swept_keys": ["dropout"]})
+    log_history(store, run_id, [0.926151724137931], [0.9589996])
+    store.finish(run_id, "done")
+    table, _, _ = sweep_view(store, "s1")
+    assert table["val_roc_auc"].tolist() == [0.9262]
 
 
 def test_curves_draw_one_line_per_run_and_split(store):

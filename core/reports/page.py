@@ -20,6 +20,8 @@ import plotly.graph_objects as go
 from matplotlib.figure import Figure
 from plotly.subplots import make_subplots
 
+from core.runs.view import fitted_range
+
 DASHES = {"train": "solid", "val": "dot", "test": "dash"}  # a split's line style, in both
 MATPLOTLIB_DASHES = {"solid": "-", "dot": ":", "dash": "--"}
 COLORS = plotly.colors.qualitative.Plotly
@@ -160,14 +162,6 @@ def matplotlib_figure(block: FigureBlock) -> Figure:
     axis.set_xlabel(block.x_label)
     axis.set_ylabel(block.y_label)
     return figure
-
-
-def fitted_range(values: list[float], margin: float = 0.25) -> tuple[float, float]:
-    """A value axis fitted to the data (a quarter of the spread beyond each end), so that
-    0.959 and 0.961 do not look the same on a 0-1 axis."""
-    low, high = min(values), max(values)
-    spread = (high - low) or abs(high) * 0.01 or 1.0
-    return low - margin * spread, high + margin * spread
 
 
 # --- the app ------------------------------------------------------------------------------------

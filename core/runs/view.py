@@ -274,9 +274,22 @@ def curves_figure(
     return figure
 
 
-def sweep_figure(results: pd.DataFrame, keys: list[str], value: str) -> go.Figure:
-    """A heat map of `value` over a two-key sweep, or bars over a one-key sweep."""
+def fitted_range(values: list[float], margin: float = 0.25) -> tuple[float, float]:
+    """A value axis fitted to the data (a quarter of the spread beyond each end), so that
+    0.959 and 0.961 do not look the same on a 0-1 axis."""
+    low, high = min(values), max(values)
+    spread = (high - low) or abs(high) * 0.01 or 1.0
+    return low - margin * spread, high + margin * spread
+
+
+def sweep_figure(
+    results: pd.DataFrame, keys: list[str], value: str, selection: str | None = None
+) -> go.Figure:
+    """A heat map of `value` over a two-key sweep, or bars over a one-key sweep (with the
+    `selection` metric beside them), on an axis fitted to the values, numbers rounded."""
     done = results[results["status"] == "done"]
+    if done.empty:
+        return go.Figure().update_layout(title="no finished run yet", height=340)
     if len(keys) == 2:
         grid = done.pivot_table(index=keys[0], columns=keys[1], values=value)
         figure = go.Figure(
@@ -291,15 +304,23 @@ def sweep_figure(results: pd.DataFrame, keys: list[str], value: str) -> go.Figur
         )
         figure.update_layout(xaxis_title=keys[1], yaxis_title=keys[0])
     else:
+        shown = [name for name in (selection, value) if name and name in done]
         figure = go.Figure(
-            go.Bar(
-                x=done[keys[0]].astype(str),
-                y=done[value],
-                text=done[value].round(4),
-                textposition="outside",
-            )
+            [
+                go.Bar(
+                    x=done[keys[0]].astype(str),
+                    y=done[name],
+                    name=name,
+                    text=done[name].round(4),
+                    textposition="outside",
+                )
+                for name in shown
+            ]
         )
-        figure.update_layout(xaxis_title=keys[0], yaxis_title=value)
+        values = done[shown].to_numpy().ravel().tolist()
+        figure.update_layout(xaxis_title=keys[0], yaxis_title=" / ".join(shown), barmode="group")
+        figure.update_yaxes(range=fitted_range(values, margin=0.6))
+        figure.update_xaxes(type="category")
     figure.update_layout(
         title=value.replace("_", " "), height=340, margin={"l": 60, "r": 10, "t": 40, "b": 40}
     )
@@ -340,7 +361,7 @@ def sweep_view(store: RunStore, sweep_id: str) -> tuple[pd.DataFrame, go.Figure,
     first = store.list(sweep_id=sweep_id, limit=1)[0]
     experiment = get_experiment(first.experiment)
     keys = first.details.get("swept_keys", [])
-    figure = sweep_figure(table, keys, f"test_{experiment.metric}")
+    figure = sweep_figure(table, keys, f"test_{experiment.metric}", experiment.selection_metric)
     best = table[table["best"]]
     if best.empty:
         choice = "No finished run yet."
@@ -351,7 +372,7 @@ def sweep_view(store: RunStore, sweep_id: str) -> tuple[pd.DataFrame, go.Figure,
             f"({experiment.selection_metric} {best[experiment.selection_metric].iloc[0]:.4f}, "
             f"test_{experiment.metric} {best[f'test_{experiment.metric}'].iloc[0]:.4f})."
         )
-    return table, figure, choice
+    return table.round(4), figure, choice
 
 
 def sweep_ids(store: RunStore, owners: Collection[str] | None = None) -> list[str]:
