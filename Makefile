@@ -37,6 +37,8 @@ bench: install
 	$(PY) -m benchmarks.bench_quantize
 	$(PY) -m benchmarks.bench_decoding
 	$(PY) -m benchmarks.bench_load
+	$(PY) -m benchmarks.bench_training_tab
+	$(PY) -m benchmarks.bench_fair_share
 
 models: install
 	$(DLSTUDIO) build-models $(MODELS) $(if $(AFHQ_DIR),--afhq-dir $(AFHQ_DIR))

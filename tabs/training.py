@@ -13,7 +13,6 @@ cancels, renames, shares or deletes it. Nothing in the tab names a server path.
 """
 
 import tempfile
-from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +29,7 @@ from core.runs.store import (
     MAX_NOTE_CHARS,
     MAX_TAGS,
     STATUSES,
-    RunStore,
+    Run,
     RunStoreFullError,
 )
 from core.runs.sweeps import format_grid, parse_grid
@@ -219,12 +218,9 @@ def show_run(runner: JobRunner, visitor: Visitor, run_id):
     return run.name, ", ".join(run.tags), run.note, run.archived, run.shared
 
 
-def run_choices(store: RunStore, owners: Collection[str] | None) -> list:
-    """The runs of `owners` as choices of the comparison (label and status, newest first),
-    then their tags, sorted: what the timer redraws the pickers from when it changes."""
-    runs = store.list(owners=owners)
-    tags = sorted({tag for run in runs for tag in run.tags})
-    return [[(f"{view.run_label(run)} ({run.status})", run.id) for run in runs], tags]
+def run_state(run: Run) -> tuple:
+    """What the Training tab shows of a run: when it changes, the tab redraws it."""
+    return (run.id, run.status, run.progress, run.message, run.name, tuple(run.tags))
 
 
 def refresh(
@@ -237,40 +233,53 @@ def refresh(
     show_archived,
     known,
 ):
-    """The timer's redraw: the current run's status and curves, the visitor's runs table, and
-    the comparison's, sweeps' and tags' choices only when a run was added or changed status
-    (no flicker meanwhile)."""
+    """The timer's redraw of what changed since the last tick (`known`, this page's memory):
+    the current run's status and curves, the visitor's runs table, and the choices of the
+    comparison, the sweeps and the tags. A tick where nothing changed costs one query of the
+    store and redraws nothing (no flicker, and many open pages cost the server little)."""
     store = runner.store
+    known = known if isinstance(known, dict) else {}
     owners = visible_owners(visitor, runner.limits)
-    table = view.runs_table(
-        store,
-        None if experiment_filter == ALL else experiment_filter,
-        None if status_filter == ALL else status_filter,
-        owners=owners,
-        tag=None if tag_filter in (ALL, None) else str(tag_filter),
-        archived=bool(show_archived),
-    )
-    choices = run_choices(store, owners)
-    if choices == known:
+    runs = store.list(owners=owners)
+    filters = (experiment_filter, status_filter, tag_filter, bool(show_archived))
+    listed = (filters, [(*run_state(run), run.archived) for run in runs])
+    table = gr.skip()
+    if listed != known.get("listed"):
+        table = view.runs_table(
+            store,
+            None if experiment_filter == ALL else experiment_filter,
+            None if status_filter == ALL else status_filter,
+            owners=owners,
+            tag=None if tag_filter in (ALL, None) else str(tag_filter),
+            archived=bool(show_archived),
+        )
+    choices = [(f"{view.run_label(run)} ({run.status})", run.id) for run in runs]
+    tags = sorted({tag for run in runs for tag in run.tags})
+    if (choices, tags) == known.get("choices"):
         compare_update = sweeps_update = tags_update = gr.skip()
     else:
-        compare_update = gr.update(choices=choices[0])
+        compare_update = gr.update(choices=choices)
         sweeps_update = gr.update(choices=view.sweep_ids(store, owners))
-        tags_update = gr.update(choices=[ALL, *choices[1]])
-    lists = (table, compare_update, sweeps_update, tags_update, choices)
+        tags_update = gr.update(choices=[ALL, *tags])
+    now = {"listed": listed, "choices": (choices, tags), "current": None}
+    lists = (table, compare_update, sweeps_update, tags_update)
     run_id = run_number(run_id)
     if run_id is None:
-        return gr.skip(), gr.skip(), gr.skip(), *lists
+        return gr.skip(), gr.skip(), gr.skip(), *lists, now
     try:
         run = check_can_see(store, run_id, visitor, runner.limits)
     except KeyError:
-        return f"There is no run {run_id} among the runs you can see.", None, None, *lists
+        return f"There is no run {run_id} among the runs you can see.", None, None, *lists, now
+    now["current"] = (*run_state(run), run.note, run.archived, run.shared)
+    if now["current"] == known.get("current"):
+        return gr.skip(), gr.skip(), gr.skip(), *lists, now
     metric = get_experiment(run.experiment).metric
     return (
         view.status_text(store, run.id),
         view.curves(store, [run.id], "loss"),
         view.curves(store, [run.id], metric),
         *lists,
+        now,
     )
 
 
@@ -594,7 +603,7 @@ def build(runner: JobRunner, visitor_controls: VisitorControls) -> None:
     if store.recovered_from is not None:
         gr.Markdown(RECOVERED_NOTICE, elem_id="store-recovered")
     visitor = visitor_controls.inputs
-    known_choices = gr.State([])
+    known = gr.State({})  # what the timer drew last, to redraw only what changed
     with gr.Row():
         with gr.Column(scale=2):
             launching = launch_panel(first)
@@ -667,7 +676,7 @@ def build(runner: JobRunner, visitor_controls: VisitorControls) -> None:
             runs.status_filter,
             runs.tag_filter,
             runs.show_archived,
-            known_choices,
+            known,
             *visitor,
         ],
         [
@@ -678,7 +687,7 @@ def build(runner: JobRunner, visitor_controls: VisitorControls) -> None:
             runs.compare,
             sweeps.choice,
             runs.tag_filter,
-            known_choices,
+            known,
         ],
         api_name="refresh_runs",
         show_progress="hidden",

@@ -260,3 +260,20 @@ def test_a_comparison_is_bounded(store):
             )
     finally:
         runner.shutdown()
+
+
+def test_a_timer_tick_where_nothing_changed_redraws_nothing(store):
+    runner = JobRunner(store, in_process=True, limits=HostLimits())
+    ada = anonymous(new_browser_token())
+    try:
+        run_id = store.create("loan_exp1", {}, owner=ada)
+        first = training.refresh(runner, ada, run_id, "all", "all", "all", False, {})
+        assert first[0].startswith(f"**Run {run_id}**") and len(first[3]) == 1
+        again = training.refresh(runner, ada, run_id, "all", "all", "all", False, first[-1])
+        assert all(value == gr.skip() for value in again[:-1])  # the page keeps what it shows
+        store.set_progress(run_id, 0.5, "epoch 1/2")
+        changed = training.refresh(runner, ada, run_id, "all", "all", "all", False, again[-1])
+        assert "epoch 1/2" in changed[0] and changed[3]["progress"].tolist() == ["50%"]
+        assert changed[4] == gr.skip()  # the run choices did not change
+    finally:
+        runner.shutdown()
