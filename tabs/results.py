@@ -118,9 +118,9 @@ def build(store: RunStore, visitor_controls: VisitorControls, tab: gr.Tab) -> No
         [(title, name) for name, title in studies.items()],
         value=next(iter(studies)),
         label="Study",
-        info="; ".join(f"{studies[name]}: {STUDIES[name].purpose}" for name in studies),
         elem_id="study-choice",
     )
+    gr.Markdown("\n".join(f"- **{studies[name]}**: {STUDIES[name].purpose}." for name in studies))
 
     @gr.render(inputs=choice)
     def page(name: str) -> None:

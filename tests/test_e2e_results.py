@@ -26,10 +26,25 @@ def test_a_first_visit_reads_the_loan_study_as_the_committed_report(page, screen
         assert cells["test ROC-AUC"] in shown
     conclusions = page.get_by_text("nearly linear")
     sync_api.expect(conclusions.first).to_be_visible()
-    screenshot(page, "results-loan", focus=table)
-    page.screenshot(path="/tmp/results-full.png", full_page=True)
     plots = page.locator(".js-plotly-plot")
     sync_api.expect(plots).to_have_count(4)  # loss, ROC-AUC, the two sweeps
+    screenshot(page, "results-loan", focus=page.locator("#study-choice"))
+
+
+def test_the_inference_study_reads_as_its_committed_report(page, screenshot):
+    page.get_by_role("tab", name="Results", exact=True).click()
+    page.locator("#study-choice").get_by_text("Inference optimisation", exact=True).click()
+    heading = page.get_by_text("Speed-up at batch 1 over eager, per model")
+    sync_api.expect(heading).to_be_visible()
+    committed = (REPO_ROOT / "reports" / "inference" / "README.md").read_text()
+    row = next(line for line in committed.splitlines() if line.startswith("| fold_bn |"))
+    speedups = [cell.strip() for cell in row.strip("|").split("|")[1:]]  # one per model
+    table = page.locator("table").filter(has_text="fold_bn").first
+    for speedup in speedups:
+        sync_api.expect(table).to_contain_text(speedup)
+    developer = page.get_by_text("Measured by `dlstudio report inference")
+    assert not developer.is_visible()  # the command sits in the closed "For developers" fold
+    screenshot(page, "results-inference", focus=page.locator("#study-choice"))
 
 
 def test_a_page_made_from_two_runs_reads_here_and_downloads_as_a_zip(page):

@@ -12,6 +12,7 @@ from conftest import committed_table
 
 from core.paths import REPO_ROOT
 from core.reports import loan
+from core.reports.page import to_markdown
 from core.reports.studies import available_studies, study_page
 from core.runs.access import REFERENCE_OWNER
 from core.runs.jobs import JobRunner
@@ -124,3 +125,13 @@ def test_the_loan_page_has_the_numbers_of_the_committed_report(shipped):
     text = "\n".join(block for block in page.blocks if isinstance(block, str))
     assert re.search(r"## Conclusions\n\n(- .+\n?){6}", text), text[-2000:]
     assert study_page(shipped, loan.STUDY) is page  # written once, then shared
+
+
+@pytest.mark.parametrize(
+    ("study", "folder"), [("loan", "loan_default"), ("inference", "inference")]
+)
+def test_the_app_and_the_repository_show_the_same_page(shipped, study, folder, tmp_path):
+    """The Results tab's page, written as a README, is the committed report, word for word."""
+    readme = to_markdown(study_page(shipped, study), tmp_path).read_text()
+    assert readme == (REPO_ROOT / "reports" / folder / "README.md").read_text()
+    assert study in available_studies(shipped)

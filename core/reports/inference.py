@@ -36,7 +36,8 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from core.paths import REPO_ROOT, data_dir, default_db_path
-from core.reports.markdown import conclusion_lines, reproduce_command, write_readme
+from core.reports.markdown import conclusion_lines, reproduce_command
+from core.reports.page import ForDevelopers, Page, to_markdown
 from core.runs.store import RunStore
 from core.serving.techniques import (
     NotApplicable,
@@ -62,6 +63,7 @@ PROFILE_CALLS = 100
 TOP_OPS = 10
 ORT_PROFILED = ("ort_all", "ort_int8_static")
 DISCUSSION = REPO_ROOT / "docs" / "inference-study.md"
+RESULTS = REPO_ROOT / "reports" / "inference" / "results.json"  # the committed study
 
 
 @dataclass
@@ -512,14 +514,13 @@ def speedup_table(studies: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_report(studies: list[dict], out: Path, command: str, before: dict, after: dict) -> Path:
-    """reports/inference/README.md (tables, profiles, conclusions, discussion) and results.json."""
-    out.mkdir(parents=True, exist_ok=True)
+def inference_page(studies: list[dict], command: str, before: dict, after: dict) -> Page:
+    """The study's page (the README and the Results tab): tables, profiles, conclusions,
+    discussion."""
     threads = studies[0]["threads"]
-    text = [
-        "# Inference optimisation study",
-        "",
-        f"Measured by `{command}` on {before['time']}. "
+    page = Page("Inference optimisation study")
+    page.add(
+        ForDevelopers(f"Measured by `{command}` on {before['time']}."),
         f"Machine: {before['cpu']}, {before['cores']} cores, "
         f"{'GPU ' + before['gpu'] if before['gpu'] else 'no GPU'}; torch {before['torch']}, "
         f"ONNX Runtime {before['onnxruntime']}; {threads} intra-op thread(s) for PyTorch and "
@@ -527,51 +528,62 @@ def write_report(studies: list[dict], out: Path, command: str, before: dict, aft
         f"{', '.join(f'{x:.2f}' for x in before['load_average'])}, after "
         f"{', '.join(f'{x:.2f}' for x in after['load_average'])}: the cores may be shared with "
         "other work, so compare numbers within one run of the study, not across runs.",
-        "",
         "Every technique runs on the same prepared pictures of the test split. Latency: p50 / "
         "p95 over the repeats at batch 1, the techniques taking turns in rounds. Throughput: "
         f"images/s at batch sizes {', '.join(map(str, BATCH_SIZES))}, the best one reported. "
         "Size: bytes of the file the technique serves from (state dict for PyTorch, .onnx for "
         "ONNX Runtime). Accuracy: the whole test split; max abs logit diff and top-1 agreement "
         "against eager on it.",
-        "",
         "## Speed-up at batch 1 over eager, per model",
-        "",
         speedup_table(studies),
-        "",
-    ]
+    )
     for study in studies:
-        text += [
+        page.add(
             f"## {study['label']}",
-            "",
             study["about"],
-            "",
-            f"Checkpoint `{study['checkpoint']}`; regenerate it on a fresh clone with "
-            f"`{study['reproduce']}`. The ONNX export took {study['export_s']:.1f} s; "
-            f"{study['repeats']} calls per technique at batch 1; {study['n_test']:,} test "
-            "pictures.",
-            "",
+            ForDevelopers(
+                f"Checkpoint `{study['checkpoint']}`; regenerate it on a fresh clone with "
+                f"`{study['reproduce']}`."
+            ),
+            f"The ONNX export took {study['export_s']:.1f} s; {study['repeats']} calls per "
+            f"technique at batch 1; {study['n_test']:,} test pictures.",
             results_table(study),
-            "",
             "### Batch-size tuning (images/s)",
-            "",
             batch_table(study),
-            "",
-        ]
+        )
         for key, rows in study["profiles"].items():
-            text += [
-                f"### Profile: {key}, top {TOP_OPS} by self time, batch 1",
-                "",
-                profile_table(rows),
-                "",
-            ]
-        text += conclusion_lines(conclusions(study), heading="### Conclusions")
+            page.add(
+                f"### Profile: {key}, top {TOP_OPS} by self time, batch 1", profile_table(rows)
+            )
+        page.add("\n".join(conclusion_lines(conclusions(study), "### Conclusions")).rstrip("\n"))
     if DISCUSSION.is_file():
-        text += [*_demote_headings(DISCUSSION.read_text().strip().splitlines()), ""]
-    path = write_readme(out, text)
+        page.add("\n".join(_demote_headings(DISCUSSION.read_text().strip().splitlines())))
+    return page
+
+
+def write_report(studies: list[dict], out: Path, command: str, before: dict, after: dict) -> Path:
+    """reports/inference/README.md (`inference_page`) and results.json."""
+    path = to_markdown(inference_page(studies, command, before, after), out)
     results = {"command": command, "machine": before, "machine_after": after, "studies": studies}
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     return path
+
+
+def read_results(path: Path = RESULTS) -> dict:
+    """A study's results.json, as `write_report` saved it (batch sizes back to numbers)."""
+    saved = json.loads(Path(path).read_text())
+    for study in saved["studies"]:  # JSON made the batch sizes strings
+        for row in study["results"]:
+            row["throughput"] = {int(size): rate for size, rate in row["throughput"].items()}
+    return saved
+
+
+def page_from_results(path: Path = RESULTS) -> Page:
+    """The page of the committed study, measuring nothing (the Results tab shows this)."""
+    saved = read_results(path)
+    return inference_page(
+        saved["studies"], saved["command"], saved["machine"], saved["machine_after"]
+    )
 
 
 def _demote_headings(lines: list[str]) -> list[str]:
@@ -632,10 +644,7 @@ def main(argv: list[str]) -> int:
     )
     args = parser.parse_args(argv)
     if args.from_results:
-        saved = json.loads(args.from_results.read_text())
-        for study in saved["studies"]:  # JSON made the batch sizes strings
-            for row in study["results"]:
-                row["throughput"] = {int(size): rate for size, rate in row["throughput"].items()}
+        saved = read_results(args.from_results)
         path = write_report(
             saved["studies"], args.out, saved["command"], saved["machine"], saved["machine_after"]
         )

@@ -1,10 +1,12 @@
 """The studies the Results tab shows: a registry of page writers over the run store.
 
-Each study registers its title, a one-line purpose and a function that writes its `Page`
-(`core.reports.page`) from the runs in a store: the same function that writes the study's
-README, so the app and the repository say the same thing. `study_page` caches each page by the
-runs it was written from (a page computes bootstrap intervals: seconds, not milliseconds), so
-many visitors opening one study cost one computation.
+Each study registers its title, a one-line purpose, where its numbers come from (reference
+runs in the store, or a results file that ships with the app for studies that measure rather
+than train) and a function that writes its `Page` (`core.reports.page`): the same function
+that writes the study's README, so the app and the repository say the same thing.
+`study_page` caches each page by what it was written from (a page computes bootstrap
+intervals: seconds, not milliseconds), so many visitors opening one study cost one
+computation.
 
     from core.reports.studies import available_studies, study_page
     page = study_page(store, "loan")
@@ -13,8 +15,9 @@ many visitors opening one study cost one computation.
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from core.reports import loan
+from core.reports import inference, loan
 from core.reports.page import Page
 from core.runs.reference import reference_runs
 from core.runs.store import RunStore
@@ -26,7 +29,15 @@ class Study:
 
     title: str
     purpose: str
-    write: Callable[[RunStore], Page]  # its page, from its reference runs in the store
+    write: Callable[[RunStore], Page]  # its page, from the store or its shipped results
+    results_file: Path | None = None  # measured studies: their results; None: reference runs
+
+    def sources(self, store: RunStore, name: str) -> tuple | None:
+        """What its page is written from (a cache key); None when the app has none of it."""
+        if self.results_file is not None:
+            return (self.results_file.stat().st_mtime,) if self.results_file.is_file() else None
+        runs = reference_runs(store, name)
+        return tuple(sorted(runs.items())) or None
 
 
 STUDIES: dict[str, Study] = {
@@ -36,6 +47,13 @@ STUDIES: dict[str, Study] = {
         "that predicts loan default (ROC-AUC)",
         lambda store: loan.loan_page(store, loan.study_from_reference(store)),
     ),
+    "inference": Study(
+        "Inference optimisation",
+        "how much faster 17 techniques (ONNX Runtime, int8 quantization, BN folding, "
+        "torch.compile, ...) serve the Fashion-MNIST classifiers, at what accuracy",
+        lambda store: inference.page_from_results(),
+        results_file=inference.RESULTS,
+    ),
 }
 
 _pages: dict[tuple, Page] = {}
@@ -44,14 +62,14 @@ _lock = threading.Lock()
 
 def available_studies(store: RunStore) -> dict[str, str]:
     """The studies whose reference runs the store holds: name -> title."""
-    return {name: s.title for name, s in STUDIES.items() if reference_runs(store, name)}
+    return {name: s.title for name, s in STUDIES.items() if s.sources(store, name)}
 
 
 def study_page(store: RunStore, name: str) -> Page:
     """The page of study `name`, written once per set of runs (KeyError for an unknown one)."""
     if name not in STUDIES:
         raise KeyError(f"no study named {name!r}; studies: {', '.join(STUDIES)}")
-    key = (str(store.path), name, tuple(sorted(reference_runs(store, name).items())))
+    key = (str(store.path), name, STUDIES[name].sources(store, name))
     with _lock:  # one visitor writes it, the others wait and share
         if key not in _pages:
             _pages[key] = STUDIES[name].write(store)
