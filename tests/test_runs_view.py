@@ -7,6 +7,7 @@ import pytest
 from core.experiments import FAMILIES, get_experiment
 from core.runs.store import RunStore
 from core.runs.view import (
+    EVERYONES_COLUMNS,
     OWN_METRIC,
     RUNS_COLUMNS,
     config_form,
@@ -208,3 +209,13 @@ def test_a_running_run_shows_a_bar_elapsed_time_and_the_time_left(store):
     store.set_progress(run_id, 0.01, "epoch 1/10")  # too early to estimate
     assert "left" not in progress_line(store.get(run_id), now=run.started_at + 5)
     assert duration_text(3725) == "1 h 02 min" and duration_text(65) == "1 min 05 s"
+
+
+def test_filtered_to_one_experiment_the_runs_table_shows_the_configs_that_vary(store):
+    for lr in (0.01, 0.05):
+        store.create("loan_exp1", {"lr": lr, "seed": 0, "epochs": 10})
+    store.create("loan_exp2", {"lr": 0.1, "seed": 0, "epochs": 10})
+    table = runs_table(store, experiment="loan_exp1")
+    assert list(table.columns) == [*EVERYONES_COLUMNS, "lr"]  # seed and epochs are the same
+    assert table["lr"].tolist() == ["0.05", "0.01"]
+    assert list(runs_table(store).columns) == EVERYONES_COLUMNS  # all experiments: no config

@@ -105,7 +105,8 @@ def runs_table(
 ) -> pd.DataFrame:
     """Newest runs first: id, name, tags, experiment, status, progress, final headline metric,
     timing; and the owner's name when `owners` is None (everyone's runs). Archived runs are
-    left out unless `archived` (then they are listed too)."""
+    left out unless `archived` (then they are listed too). Filtered to one `experiment`, the
+    table ends with a column per config key whose value differs among the runs listed."""
     rows = []
     runs = store.list(
         experiment=experiment,
@@ -133,7 +134,12 @@ def runs_table(
                 "time_s": None if run.duration_s is None else round(run.duration_s, 1),
             }
         )
-    return pd.DataFrame(rows, columns=RUNS_COLUMNS if owners is not None else EVERYONES_COLUMNS)
+    table = pd.DataFrame(rows, columns=RUNS_COLUMNS if owners is not None else EVERYONES_COLUMNS)
+    if experiment and runs:
+        configs = pd.DataFrame([{k: str(v) for k, v in run.config.items()} for run in runs])
+        varying = [key for key in configs if configs[key].nunique(dropna=False) > 1]
+        table = pd.concat([table, configs[varying]], axis=1)
+    return table
 
 
 def summary_table(store: RunStore, run_ids: list[int]) -> pd.DataFrame:
