@@ -71,6 +71,10 @@ REPORTS = {
         "a study page from runs you pick: table with intervals, curves, conclusions",
         "core.reports.run_set:main",
     ),
+    "pq": Verb(
+        "product quantization of the embeddings: M = D methods, PQ at equal bits",
+        "core.reports.pq:main",
+    ),
     "inference": Verb(
         "inference speed-ups (ONNX Runtime, quantization, ...) against eager PyTorch",
         "core.reports.inference:main",

@@ -47,6 +47,15 @@ def test_the_inference_study_reads_as_its_committed_report(page, screenshot):
     screenshot(page, "results-inference", focus=page.locator("#study-choice"))
 
 
+def test_the_pq_study_shows_its_curves_and_conclusions(page, screenshot):
+    page.get_by_role("tab", name="Results", exact=True).click()
+    page.locator("#study-choice").get_by_text("Product quantization", exact=True).click()
+    sync_api.expect(page.get_by_text("One quantizer per component (M = D)")).to_be_visible()
+    sync_api.expect(page.get_by_text("Each extra bit divides")).to_be_visible()
+    sync_api.expect(page.locator(".js-plotly-plot")).to_have_count(1)
+    screenshot(page, "results-pq", focus=page.locator("#study-choice"))
+
+
 def test_a_page_made_from_two_runs_reads_here_and_downloads_as_a_zip(page):
     page.get_by_role("tab", name="Results", exact=True).click()
     page.get_by_text("Your own study: a page from runs you choose").click()

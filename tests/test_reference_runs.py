@@ -128,7 +128,7 @@ def test_the_loan_page_has_the_numbers_of_the_committed_report(shipped):
 
 
 @pytest.mark.parametrize(
-    ("study", "folder"), [("loan", "loan_default"), ("inference", "inference")]
+    ("study", "folder"), [("loan", "loan_default"), ("inference", "inference"), ("pq", "pq")]
 )
 def test_the_app_and_the_repository_show_the_same_page(shipped, study, folder, tmp_path):
     """The Results tab's page, written as a README, is the committed report, word for word."""

@@ -52,6 +52,7 @@ class Curves:
     panels: list[Panel]
     x_label: str = "epoch"
     y_label: str = ""
+    log_y: bool = False  # for values that fall by orders of magnitude
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,7 @@ def matplotlib_figure(block: FigureBlock) -> Figure:
                 axis.plot(series.x, series.y, MATPLOTLIB_DASHES[series.dash], label=series.label)
             axis.set_title(panel.title)
             axis.set_xlabel(block.x_label)
+            axis.set_yscale("log" if block.log_y else "linear")
             axis.grid(alpha=0.3)
         axes[0].set_ylabel(block.y_label)
         axes[0].legend()
@@ -192,6 +194,7 @@ def plotly_figure(block: FigureBlock) -> go.Figure:
                 )
             figure.update_xaxes(title_text=block.x_label, row=1, col=column)
         figure.update_yaxes(title_text=block.y_label, row=1, col=1)
+        figure.update_yaxes(type="log" if block.log_y else "linear")
     elif isinstance(block, Bars):
         figure = go.Figure(
             [

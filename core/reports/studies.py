@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.reports import inference, loan
+from core.reports import inference, loan, pq
 from core.reports.page import Page
 from core.runs.reference import reference_runs
 from core.runs.store import RunStore
@@ -53,6 +53,13 @@ STUDIES: dict[str, Study] = {
         "torch.compile, ...) serve the Fashion-MNIST classifiers, at what accuracy",
         lambda store: inference.page_from_results(),
         results_file=inference.RESULTS,
+    ),
+    "pq": Study(
+        "Product quantization",
+        "how well one quantizer per component (M = D) and product quantization keep the "
+        "classifier's embeddings, at equal bits",
+        lambda store: pq.page_from_results(),
+        results_file=pq.RESULTS,
     ),
 }
 
