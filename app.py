@@ -18,6 +18,7 @@ import gradio as gr
 from core.hosting.runtime import statement
 from core.hosting.spaces import preload_for_zero_gpu
 from core.paths import default_db_path
+from core.reports.studies import write_pages_in_background
 from core.runs.jobs import JobRunner
 from core.runs.reference import load_reference_runs
 from core.runs.store import RunStore
@@ -82,6 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     added = load_reference_runs(store)
     if added:
         print(f"Loaded {len(added)} reference runs, the studies' results, into the run store.")
+    write_pages_in_background(store)
     for name in preload_for_zero_gpu():
         print(f"Loaded {name} before serving: ZeroGPU runs each GPU call in a fresh process.")
     demo = build_app(JobRunner(store))

@@ -18,7 +18,6 @@ light requests; the number that matters is the ratio, not the absolute times.
 import argparse
 import json
 import random
-import statistics
 import tempfile
 import threading
 import time
@@ -33,6 +32,7 @@ from benchmarks.bench_load import (
     new_client,
     require_loopback,
 )
+from benchmarks.timing import latency_ratios, median_ms, print_ratios
 from core.sharing.limits import HostLimits
 
 MAX_RESAMPLES = 2_000  # the Binary metrics tab's slider ends here
@@ -54,14 +54,10 @@ def shipped_search(client: Client, rng: random.Random) -> None:
 LIGHT = {"classify_animal": classify_animal, "shipped_search": shipped_search}
 
 
-def median_ms(call, client: Client, calls: int) -> float:
+def light_median_ms(call, client: Client, calls: int) -> float:
+    """Median latency of one light request (the warm-up is done once, before idle)."""
     rng = random.Random(0)
-    times = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        call(client, rng)
-        times.append(time.perf_counter() - started)
-    return 1000 * statistics.median(times)
+    return median_ms(lambda: call(client, rng), calls, warm_up=0)
 
 
 def largest_bootstrap(client: Client, limits: HostLimits) -> None:
@@ -117,7 +113,7 @@ def under_load(url: str, calls: int, folder: Path) -> tuple[dict[str, float], fl
         thread.start()
     time.sleep(5)  # both heavy events have reached the app and its worker
     third = new_client(url)
-    loaded = {name: median_ms(call, third, calls) for name, call in LIGHT.items()}
+    loaded = {name: light_median_ms(call, third, calls) for name, call in LIGHT.items()}
     busy = [thread.is_alive() for thread in heavy]
     for thread in heavy:
         thread.join()
@@ -130,22 +126,14 @@ def measure(url: str, calls: int) -> dict:
     client = new_client(url)
     for call in LIGHT.values():  # warm-up: model loads
         call(client, random.Random(0))
-    idle = {name: median_ms(call, client, calls) for name, call in LIGHT.items()}
+    idle = {name: light_median_ms(call, client, calls) for name, call in LIGHT.items()}
     with tempfile.TemporaryDirectory(prefix="dlstudio-fair-") as folder:
         loaded, heavy_s, failures = under_load(url, calls, Path(folder))
     return {
         "calls": calls,
         "heavy_seconds": round(heavy_s, 1),
         "heavy_failures": failures,
-        "endpoints": {
-            name: {
-                "idle_ms": round(idle[name], 1),
-                "loaded_ms": round(loaded[name], 1),
-                "ratio": round(loaded[name] / idle[name], 2),
-                "within_2x": loaded[name] / idle[name] <= WITHIN,
-            }
-            for name in LIGHT
-        },
+        "endpoints": latency_ratios(idle, loaded, WITHIN),
     }
 
 
@@ -156,13 +144,7 @@ def print_table(result: dict) -> None:
         f"{MAX_RESAMPLES:,} resamples and an upload of {limits.upload_answers:,} answers, "
         f"{result['heavy_seconds']} s; medians of {result['calls']} calls"
     )
-    print(f"{'endpoint':<18}{'idle ms':>9}{'loaded ms':>11}{'ratio':>8}  within 2x")
-    for name, row in result["endpoints"].items():
-        verdict = "yes" if row["within_2x"] else "no"
-        print(
-            f"{name:<18}{row['idle_ms']:>9.0f}{row['loaded_ms']:>11.0f}"
-            f"{row['ratio']:>8.2f}  {verdict}"
-        )
+    print_ratios(result["endpoints"], "within 2x")
     for failure in result["heavy_failures"]:
         print(f"  note: {failure}")
 

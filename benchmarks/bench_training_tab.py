@@ -16,7 +16,6 @@ idle and with the viewers, and their ratio; the goal is a rise under 20 %.
 import argparse
 import json
 import random
-import statistics
 import threading
 import time
 from contextlib import ExitStack, contextmanager
@@ -28,6 +27,7 @@ from benchmarks.bench_load import (
     recognise_digit,
     require_loopback,
 )
+from benchmarks.timing import latency_ratios, median_ms, print_ratios
 
 CLASSIFIERS = {"recognise_digit": recognise_digit, "classify_animal": classify_animal}
 GOAL = 1.20  # with viewers / idle, at most
@@ -36,17 +36,12 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"
 
 
 def medians_ms(url: str, calls: int) -> dict[str, float]:
-    client = new_client(url)
-    rng = random.Random(0)
-    result = {}
-    for name, call in CLASSIFIERS.items():
-        times = []
-        for _ in range(calls):
-            started = time.perf_counter()
-            call(client, rng)
-            times.append(time.perf_counter() - started)
-        result[name] = 1000 * statistics.median(times)
-    return result
+    """Median latency of each classifier endpoint over `calls` calls (after a warm-up)."""
+    client, rng = new_client(url), random.Random(0)
+    return {
+        name: median_ms(lambda call=call: call(client, rng), calls)
+        for name, call in CLASSIFIERS.items()
+    }
 
 
 @contextmanager
@@ -95,7 +90,6 @@ def browser_viewers(url: str, viewers: int):
 
 
 def measure(url: str, viewers: int, calls: int, browsers: bool) -> dict:
-    medians_ms(url, 3)  # warm-up: the models load
     idle = medians_ms(url, calls)
     with ExitStack() as stack:
         watched = browser_viewers if browsers else timer_viewers
@@ -106,15 +100,7 @@ def measure(url: str, viewers: int, calls: int, browsers: bool) -> dict:
         "viewers": viewers,
         "kind": "Chromium pages" if browsers else "timer clients",
         "calls": calls,
-        "endpoints": {
-            name: {
-                "idle_ms": round(idle[name], 1),
-                "viewed_ms": round(loaded[name], 1),
-                "ratio": round(loaded[name] / idle[name], 3),
-                "within_goal": loaded[name] / idle[name] <= GOAL,
-            }
-            for name in CLASSIFIERS
-        },
+        "endpoints": latency_ratios(idle, loaded, GOAL),
     }
 
 
@@ -136,13 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result, indent=2))
         return 0
     print(f"{result['viewers']} {result['kind']} on the Training tab; medians of {args.calls}")
-    print(f"{'endpoint':<18}{'idle ms':>9}{'viewed ms':>11}{'ratio':>8}  under +20 %")
-    for name, row in result["endpoints"].items():
-        verdict = "yes" if row["within_goal"] else "no"
-        print(
-            f"{name:<18}{row['idle_ms']:>9.1f}{row['viewed_ms']:>11.1f}{row['ratio']:>8.3f}"
-            f"  {verdict}"
-        )
+    print_ratios(result["endpoints"], "under +20 %")
     return 0
 
 

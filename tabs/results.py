@@ -14,12 +14,14 @@ import gradio as gr
 import pandas as pd
 
 from core.reports.page import ForDevelopers, Page, plotly_figure
-from core.reports.run_set import MAX_RUNS, page_zip, run_set_page
+from core.reports.run_set import MAX_RUNS, zipped_page
 from core.reports.studies import STUDIES, available_studies, study_page
-from core.runs.access import check_can_see, visible_owners
+from core.runs.access import check_can_see_all, visible_owners
 from core.runs.store import RunStore
+from core.sharing import heavy
 from core.sharing.limits import HostLimits
 from core.sharing.visitors import Visitor
+from tabs import heavy_events
 from tabs.visitor import VisitorControls, handler
 
 TITLE = "Results"
@@ -59,18 +61,14 @@ def make_page(store: RunStore, visitor: Visitor, run_ids: list):
     """The page of the chosen runs, and the same page zipped for download."""
     if not run_ids:
         raise gr.Error("Choose the runs first (yours or the reference runs).")
-    if len(run_ids) > MAX_RUNS:
-        raise gr.Error(f"A page holds at most {MAX_RUNS} runs.")
-    limits = HostLimits.from_env()
+    out = Path(tempfile.mkdtemp(prefix="dlstudio-page-")) / "study.zip"
     try:
-        chosen = [int(run_id) for run_id in run_ids]
-        for run_id in chosen:
-            check_can_see(store, run_id, visitor, limits)
-        page = run_set_page(store, chosen)
-    except (KeyError, ValueError, TypeError, OverflowError) as error:
+        chosen = check_can_see_all(store, run_ids, visitor, HostLimits.from_env(), MAX_RUNS)
+        heavy.rate_limiter().check(visitor.key)  # seconds of bootstrap per run: a heavy event
+        page = heavy.run(zipped_page, store.path, chosen, out)
+    except (KeyError, ValueError, heavy.WorkerStopped) as error:
         raise gr.Error(f"No page made: {error.args[0] if error.args else error}") from None
-    folder = Path(tempfile.mkdtemp(prefix="dlstudio-page-"))
-    return page, str(page_zip(page, folder / "study.zip"))
+    return page, str(out)
 
 
 def own_study(store: RunStore, visitor_controls: VisitorControls, tab: gr.Tab) -> None:
@@ -103,7 +101,11 @@ def own_study(store: RunStore, visitor_controls: VisitorControls, tab: gr.Tab) -
         show_progress="hidden",
     )
     make.click(
-        handler(make_page, store), [picked, *visitor], [page, download], api_name="make_page"
+        handler(make_page, store),
+        [picked, *visitor],
+        [page, download],
+        api_name="make_page",
+        **heavy_events.EVENT,
     )
 
 

@@ -13,6 +13,7 @@ cancels, renames, shares or deletes it. Nothing in the tab names a server path.
 """
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import gradio as gr
 from core.experiments import get_experiment, list_experiments
 from core.paths import upload_name
 from core.runs import view
-from core.runs.access import check_can_see, visible_owners
+from core.runs.access import check_can_see, check_can_see_all, visible_owners
 from core.runs.export import config_diff, export_runs
 from core.runs.jobs import JobRunner
 from core.runs.store import (
@@ -154,44 +155,42 @@ def cancel(runner: JobRunner, visitor: Visitor, run_id) -> None:
     gr.Info(f"Run {run_id} will stop after its current step.")
 
 
-def rename(runner: JobRunner, visitor: Visitor, run_id, name: str) -> str:
-    """Give the current run a name (its owner or an admin only); its new status line."""
+def act_on_run(runner: JobRunner, run_id, not_done: str, action: Callable[[int], None]) -> str:
+    """Do an owner's `action` on the current run (the runner checks that the visitor may);
+    its new status line, or a UI error starting with `not_done` and the runner's reason."""
     run_id = chosen_run(run_id)
     try:
-        runner.rename(run_id, name, visitor)
+        action(run_id)
     except REFUSED as error:
-        raise refusal("Not renamed", error) from None
+        raise refusal(not_done, error) from None
     return view.status_text(runner.store, run_id)
+
+
+def rename(runner: JobRunner, visitor: Visitor, run_id, name: str) -> str:
+    """Give the current run a name (its owner or an admin only); its new status line."""
+    return act_on_run(runner, run_id, "Not renamed", lambda i: runner.rename(i, name, visitor))
 
 
 def annotate(runner: JobRunner, visitor: Visitor, run_id, tags: str, note: str) -> str:
     """Set the current run's tags and note (its owner or an admin only); its status line."""
-    run_id = chosen_run(run_id)
-    try:
-        runner.annotate(run_id, str(tags or ""), str(note or ""), visitor)
-    except REFUSED as error:
-        raise refusal("Not saved", error) from None
-    return view.status_text(runner.store, run_id)
+    tags, note = str(tags or ""), str(note or "")
+    return act_on_run(
+        runner, run_id, "Not saved", lambda i: runner.annotate(i, tags, note, visitor)
+    )
 
 
 def archive(runner: JobRunner, visitor: Visitor, run_id, archived: bool) -> str:
     """Archive the current run or bring it back (its owner or an admin only)."""
-    run_id = chosen_run(run_id)
-    try:
-        runner.archive(run_id, bool(archived), visitor)
-    except REFUSED as error:
-        raise refusal("Not archived", error) from None
-    return view.status_text(runner.store, run_id)
+    return act_on_run(
+        runner, run_id, "Not archived", lambda i: runner.archive(i, bool(archived), visitor)
+    )
 
 
 def share(runner: JobRunner, visitor: Visitor, run_id, shared: bool) -> str:
     """Let every visitor use the current run's trained model, or stop (owner or admin only)."""
-    run_id = chosen_run(run_id)
-    try:
-        runner.share(run_id, bool(shared), visitor)
-    except REFUSED as error:
-        raise refusal("Sharing not changed", error) from None
-    return view.status_text(runner.store, run_id)
+    return act_on_run(
+        runner, run_id, "Sharing not changed", lambda i: runner.share(i, bool(shared), visitor)
+    )
 
 
 def delete(runner: JobRunner, visitor: Visitor, run_id):
@@ -285,15 +284,10 @@ def refresh(
 
 def visible_runs(runner: JobRunner, visitor: Visitor, run_ids: list, what: str) -> list[int]:
     """The chosen run ids, checked: at most MAX_COMPARED, each a run the visitor may see."""
-    if len(run_ids) > MAX_COMPARED:
-        raise gr.Error(f"{what} at most {MAX_COMPARED} runs at once.")
-    run_ids = [chosen_run(run_id) for run_id in run_ids]
     try:
-        for run_id in run_ids:
-            check_can_see(runner.store, run_id, visitor, runner.limits)
-    except KeyError as error:
+        return check_can_see_all(runner.store, run_ids, visitor, runner.limits, MAX_COMPARED)
+    except (KeyError, ValueError) as error:
         raise refusal(f"Not {what.lower()}d", error) from None
-    return run_ids
 
 
 def compare_runs(

@@ -3,7 +3,10 @@ shipped corpus's searches never wait for an upload's embedding, visitors' caches
 the corpus loader reads only what it may, refusing in plain words."""
 
 import json
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +14,7 @@ from huggingface_hub.errors import HFValidationError
 
 from core.metrics import binary
 from core.metrics.bootstrap import bootstrap_cis, check_budget
+from core.paths import REPO_ROOT
 from core.retrieval import corpus as corpus_module
 from core.retrieval import dense
 from core.retrieval.corpus import CorpusError, load_corpus, load_hub_file, load_upload
@@ -256,3 +260,34 @@ def test_a_non_qa_file_is_described_only_when_the_visitor_uploaded_it(tmp_path, 
     with pytest.raises(CorpusError, match="lacks the column") as hub_file:
         load_hub_file("hf://datasets/someone/faq/accounts.jsonl")
     assert "password" not in str(hub_file.value)
+
+
+APP_WITH_A_WORKER = """
+import os, sys, time
+from core.sharing import heavy
+print(heavy.run(os.getpid), flush=True)  # the worker's pid, once it is up
+time.sleep(600)
+"""
+
+
+def running(pid: int) -> bool:
+    """Whether process `pid` runs (a zombie waiting to be reaped has ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def test_the_heavy_worker_ends_when_the_app_that_started_it_is_killed(wait_until):
+    app = subprocess.Popen(
+        [sys.executable, "-c", APP_WITH_A_WORKER],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    worker = int(app.stdout.readline())
+    assert worker != app.pid and running(worker)
+    app.kill()  # no clean-up of any kind: as an out-of-memory kill or a container stop does
+    app.wait()
+    wait_until(lambda: not running(worker), "the orphaned worker to exit", 30)

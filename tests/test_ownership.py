@@ -13,6 +13,7 @@ from core.runs.access import (
     REFERENCE_OWNER,
     can_see,
     check_can_act,
+    check_can_see_all,
     check_can_use,
     visible_owners,
 )
@@ -328,3 +329,24 @@ def test_the_fair_queue_serves_the_owner_after_the_one_served_last():
     assert [queue.take() for _ in range(3)] == [7, 3, 6]
     assert queue.discard(6) is False and queue.close() == []
     assert queue.take() is None
+
+
+@pytest.mark.parametrize("sent", [float("inf"), float("nan"), 1.5, -3, 10**30, "1; --", [1], None])
+def test_a_list_of_chosen_runs_refuses_what_names_no_run(store, alice, sent):
+    with pytest.raises(KeyError, match="no run with id"):
+        check_can_see_all(store, [sent], alice, HostLimits(), most=5)
+
+
+def test_a_list_of_chosen_runs_is_bounded_and_holds_only_visible_runs(store, alice, bob):
+    mine, theirs = (
+        store.create("loan_exp1", {}, owner=alice),
+        store.create("loan_exp1", {}, owner=bob),
+    )
+    assert (
+        check_can_see_all(store, [mine, str(mine), float(mine)], alice, HostLimits(), 5)
+        == [mine] * 3
+    )
+    with pytest.raises(KeyError, match=f"no run with id {theirs}"):
+        check_can_see_all(store, [mine, theirs], alice, HostLimits(), most=5)
+    with pytest.raises(ValueError, match="at most 2 runs at once, not 3"):
+        check_can_see_all(store, [mine] * 3, alice, HostLimits(), most=2)

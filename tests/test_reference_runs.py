@@ -11,7 +11,7 @@ import pytest
 from conftest import committed_table
 
 from core.paths import REPO_ROOT
-from core.reports import loan
+from core.reports import loan, studies
 from core.reports.page import to_markdown
 from core.reports.studies import available_studies, study_page
 from core.runs.access import REFERENCE_OWNER
@@ -135,3 +135,11 @@ def test_the_app_and_the_repository_show_the_same_page(shipped, study, folder, t
     readme = to_markdown(study_page(shipped, study), tmp_path).read_text()
     assert readme == (REPO_ROOT / "reports" / folder / "README.md").read_text()
     assert study in available_studies(shipped)
+
+
+def test_the_pages_are_written_in_the_background_at_start(tmp_path):
+    store = RunStore(tmp_path / "runs.sqlite")
+    load_reference_runs(store)
+    studies.write_pages_in_background(store).join(timeout=300)
+    written = {key[1] for key in studies._pages if key[0] == str(store.path)}
+    assert written == set(available_studies(store)) == {"loan", "inference", "pq"}

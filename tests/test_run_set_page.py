@@ -16,6 +16,7 @@ from core.reports.run_set import (
     page_zip,
     paired_difference,
     run_set_page,
+    zipped_page,
 )
 
 
@@ -126,3 +127,12 @@ def test_dlstudio_report_runs_writes_the_page(store, tmp_path):
     assert cli.main([*argv, "--zip", str(tmp_path / "page.zip")]) == 0
     assert "## Conclusions" in (out / "README.md").read_text()
     assert (tmp_path / "page.zip").is_file()
+
+
+def test_the_zipped_page_is_written_from_the_store_path_alone(store, tmp_path):
+    """What the app hands its low-priority worker: plain arguments, a store opened by path."""
+    first, second = finished_loan_run(store, 0, 32), finished_loan_run(store, 1, 64)
+    page = zipped_page(store.path, [first, second], tmp_path / "study.zip")
+    assert page.title == "Your study: 2 runs"
+    with zipfile.ZipFile(tmp_path / "study.zip") as packed:
+        assert "README.md" in packed.namelist()

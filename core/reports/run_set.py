@@ -99,6 +99,8 @@ def paired_difference(a: RunFacts, b: RunFacts, seed: int = 0) -> tuple[float, f
         differences.append(
             score(y_true[index], a_values[index]) - score(y_true[index], b_values[index])
         )
+    if not differences:
+        raise ValueError("every resample of the test set held a single class: no interval")
     low, high = np.percentile(differences, [2.5, 97.5])
     return score(y_true, a_values) - score(y_true, b_values), float(low), float(high)
 
@@ -266,6 +268,19 @@ def page_zip(page: Page, path: Path) -> Path:
             for file in sorted(Path(folder).iterdir()):
                 archive.write(file, file.name)
     return path
+
+
+def zipped_page(db_path: str | Path, run_ids: list[int], out: Path) -> Page:
+    """`run_set_page` of the runs in the store at `db_path`, packed by `page_zip` into `out`:
+    a module-level function of plain arguments, so that the app can hand it to its
+    low-priority worker (the intervals cost seconds of CPU per run)."""
+    store = RunStore(db_path, check=False)  # a worker never moves the app's store aside
+    try:
+        page = run_set_page(store, run_ids)
+    finally:
+        store.close()
+    page_zip(page, out)
+    return page
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -64,11 +64,11 @@ STUDIES: dict[str, Study] = {
 }
 
 _pages: dict[tuple, Page] = {}
-_lock = threading.Lock()
+_locks = {name: threading.Lock() for name in STUDIES}  # one study's writing blocks no other
 
 
 def available_studies(store: RunStore) -> dict[str, str]:
-    """The studies whose reference runs the store holds: name -> title."""
+    """The studies whose numbers the app has (reference runs or results): name -> title."""
     return {name: s.title for name, s in STUDIES.items() if s.sources(store, name)}
 
 
@@ -77,7 +77,20 @@ def study_page(store: RunStore, name: str) -> Page:
     if name not in STUDIES:
         raise KeyError(f"no study named {name!r}; studies: {', '.join(STUDIES)}")
     key = (str(store.path), name, STUDIES[name].sources(store, name))
-    with _lock:  # one visitor writes it, the others wait and share
+    with _locks[name]:  # one visitor writes it, the others wait and share
         if key not in _pages:
             _pages[key] = STUDIES[name].write(store)
         return _pages[key]
+
+
+def write_pages_in_background(store: RunStore) -> threading.Thread:
+    """Write every available study's page in a background thread, so that the first visitor
+    of the Results tab does not wait for it (the loan page's bootstrap intervals take seconds)."""
+
+    def write_all() -> None:
+        for name in available_studies(store):
+            study_page(store, name)
+
+    thread = threading.Thread(target=write_all, name="study-pages", daemon=True)
+    thread.start()
+    return thread

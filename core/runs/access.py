@@ -42,6 +42,29 @@ def check_can_see(store: RunStore, run_id: int, visitor: Visitor, limits: HostLi
     return run
 
 
+def check_can_see_all(
+    store: RunStore, run_ids: list, visitor: Visitor, limits: HostLimits, most: int
+) -> list[int]:
+    """The ids of several runs a visitor chose (to compare, export, write a page of): at most
+    `most` of them (ValueError), each a whole number naming a run `visitor` may see
+    (KeyError "no run with id N" otherwise, as for a missing run). Checked before any run is
+    read, so a visitor's list costs at most `most` look-ups."""
+    if len(run_ids) > most:
+        raise ValueError(f"at most {most} runs at once, not {len(run_ids)}")
+    chosen = []
+    for run_id in run_ids:
+        try:
+            number = float(run_id)
+        except (TypeError, ValueError, OverflowError):
+            number = float("nan")
+        if not number.is_integer() or not 1 <= number < 2**63:
+            raise KeyError(f"no run with id {str(run_id)[:20]}")
+        chosen.append(int(number))
+    for run_id in chosen:
+        check_can_see(store, run_id, visitor, limits)
+    return chosen
+
+
 def can_use(visitor: Visitor, run: Run) -> bool:
     """Whether `visitor` may serve the run's trained model."""
     return visitor.admin or run.owner in (visitor.key, REFERENCE_OWNER) or run.shared

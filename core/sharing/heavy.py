@@ -22,6 +22,7 @@ import multiprocessing
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -53,7 +54,7 @@ def rate_limiter() -> RateLimiter:
 
 
 def lower_priority() -> None:
-    """Initializer of each worker: lowest CPU priority and one compute thread.
+    """Lowest CPU priority and one compute thread, for each worker (`start_worker`).
 
     The variables reach libraries the worker loads later; `threadpoolctl` and
     `torch.set_num_threads` reach those already loaded (spawn re-imports the parent's main
@@ -69,6 +70,28 @@ def lower_priority() -> None:
         sys.modules["torch"].set_num_threads(1)
 
 
+PARENT_CHECK_S = 1.0  # how often a worker checks that the process that started it still runs
+
+
+def exit_with_parent(parent: int) -> None:
+    """End this worker once `parent` (the app) is gone. A worker blocked waiting for work
+    does not notice its parent's death by itself: killed or stopped apps left workers behind,
+    each holding its loaded models (about 1 GB) and finishing abandoned work."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def start_worker(parent: int) -> None:
+    """Initializer of each worker: it ends with its parent, at the lowest priority."""
+    exit_with_parent(parent)
+    lower_priority()
+
+
 def pool() -> ProcessPoolExecutor:
     """The process pool, started at the first call."""
     global _pool
@@ -77,7 +100,8 @@ def pool() -> ProcessPoolExecutor:
             _pool = ProcessPoolExecutor(
                 max_workers=WORKERS,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=lower_priority,
+                initializer=start_worker,
+                initargs=(os.getpid(),),
             )
         return _pool
 

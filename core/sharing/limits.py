@@ -29,7 +29,7 @@ class HostLimits:
     # nothing to make, so per-visitor quotas alone do not bound the queue.
     queued_total: int = 40
     launches_per_minute: int = 10  # DLSTUDIO_LAUNCHES_PER_MINUTE
-    heavy_per_minute: int = 6  # DLSTUDIO_HEAVY_PER_MINUTE: bootstraps, corpus uploads
+    heavy_per_minute: int = 6  # DLSTUDIO_HEAVY_PER_MINUTE: bootstraps, corpus uploads, pages
     bootstrap_budget: int = 20_000_000  # DLSTUDIO_BOOTSTRAP_BUDGET: rows x resamples
     upload_answers: int = 2_000  # DLSTUDIO_UPLOAD_ANSWERS: answers of an uploaded corpus
     class_mode: bool = False  # DLSTUDIO_CLASS_MODE=1: everyone sees everyone's runs, read-only
