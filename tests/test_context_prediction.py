@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from core.experiments import get_experiment
-from core.reports.ssl import write_report
+from core.reports.page import to_markdown
+from core.reports.ssl import ssl_page
 from core.runs.execution import execute_run
 from core.runs.store import RunStore
 from core.runs.view import config_form
@@ -219,17 +220,17 @@ def test_the_report_compares_pretrained_and_random_runs(pretext_run, tmp_path):
         config = get_experiment("digits_finetune").make_config(values)
         run_ids.append(store.create("digits_finetune", asdict(config)))
         assert execute_run(store, run_ids[-1]).status == "done"
-    readme = write_report(store, "digits", run_ids, tmp_path, "dlstudio report ssl")
+    readme = to_markdown(ssl_page(store, "digits", run_ids), tmp_path)
     text = readme.read_text()
     table = text.split("## Classifiers")[1]
     assert "random init" in table and "context-prediction pretrained" in table
     assert f"--init_from {pretext}" in text  # the context run's reproduce command
-    assert (tmp_path / "curves.png").stat().st_size > 0
+    assert (tmp_path / "curves_20.png").stat().st_size > 0  # 20 % of the labels
     assert (tmp_path / "pretext.png").stat().st_size > 0
     with pytest.raises(ValueError, match="exactly one digits_context run"):
-        write_report(store, "digits", run_ids[1:], tmp_path, "")
+        ssl_page(store, "digits", run_ids[1:])
     with pytest.raises(ValueError, match="one run per label fraction and init"):
-        write_report(store, "digits", [*run_ids, run_ids[1]], tmp_path, "")
+        ssl_page(store, "digits", [*run_ids, run_ids[1]])
 
 
 def test_the_training_tab_shows_the_pretext_settings():

@@ -82,7 +82,7 @@ def test_a_quick_report_sweeps_the_four_recipes_and_writes_every_part(store, tmp
     text = (out / "README.md").read_text()
     for label in RECIPE_LABELS.values():
         assert f"| {label}" in text
-    for image in ("curves.png", "confusion.png", "examples.png"):
+    for image in ("loss.png", "accuracy.png", "confusion.png", "examples.png"):
         assert (out / image).stat().st_size > 5_000
         assert f"({image})" in text
     assert "| digits_cnn epochs=1 limit_train=40" in text  # the values it ran with
@@ -90,6 +90,7 @@ def test_a_quick_report_sweeps_the_four_recipes_and_writes_every_part(store, tmp
     conclusions = text.split("## Conclusions")[1]
     assert conclusions.count("\n- ") == 5
     assert "goal of 99% test accuracy" in conclusions
+    assert "paired over the same 270 test pictures and 1 seed" in conclusions
 
     # the same runs reported again, without training: the same results table
     again = tmp_path / "again"

@@ -284,7 +284,7 @@ def test_the_report_compares_on_the_same_test_pictures(tiny_runs, tmp_path):
     assert cells["student test acc"] == f"{details['student_test_accuracy']:.2%}"
     best = reference.details["best_test_accuracy"]
     assert cells["all labels (run: training pictures)"] == f"{best:.2%} ({reference.id}: 400)"
-    for figure in ("threshold.png", "curves_digits.png"):
+    for figure in ("threshold.png", "loss_digits.png", "accuracy_digits.png"):
         assert (out / figure).stat().st_size > 10_000
     # a reference with another split cannot be compared: the report says so and stops
     other = store.create(

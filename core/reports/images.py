@@ -1,36 +1,51 @@
-"""The image-classifier report: the four recipes (a)-(d) on one data set, with numbers and plots.
+"""The image-classifier study: the four recipes (a)-(d) on one data set, as a `Page`.
 
-    dlstudio report image --data digits [--seeds 0 1 2] [--extra digits_cnn]
+    dlstudio report image --data digits [--seeds 0 1 2] [--extra digits_cnn] [--export-reference]
     dlstudio report image --data fashion --runs 12 13 14 15 16   (report on finished runs)
+    dlstudio report image --data digits --from-reference        (the shipped runs' page)
 
 One sweep over `recipe` per seed runs (a) plain, (b) + gradual unfreezing and adaptive lr,
 (c) + iterative augmentation and (d) all, into the run store (so the Training tab shows them);
-`--extra` adds other experiments (e.g. the from-scratch CNN) with the same seeds. README.md then
-gets a results table, overlaid loss and accuracy curves, the confusion matrix of the best model
-(chosen on validation), example test images and conclusions computed from the numbers. On a
+`--extra` adds other experiments (e.g. the from-scratch CNN) with the same seeds. The page (the
+README and the Results tab) gets a results table with intervals and a paired test of each
+recipe against (a), loss and accuracy curves, the confusion matrix of the best model (chosen on
+validation), example test pictures and conclusions computed from the numbers.
+`--export-reference` ships the new runs as the app's reference runs (study `image_DATA`). On a
 busy 2-core machine, OMP_NUM_THREADS=1 trains several times faster.
 """
 
 import argparse
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 from sklearn.metrics import confusion_matrix
 
 from core.experiments import get_experiment
 from core.experiments.images import DATA_SETS, RECIPE_LABELS, RECIPE_SUFFIXES
 from core.paths import REPO_ROOT, default_db_path
-from core.reports.markdown import changed_values, conclusion_lines, rerun_lines, write_readme
+from core.reports.accuracy import accuracy_interval, disagreement_p_value, interval_text
+from core.reports.markdown import changed_values, conclusion_lines, rerun_lines
+from core.reports.page import (
+    Curves,
+    ForDevelopers,
+    Heatmap,
+    Page,
+    Panel,
+    Pictures,
+    Series,
+    to_markdown,
+)
 from core.runs.execution import execute_with_progress_bar
+from core.runs.reference import export_reference, fresh_reference_store, reference_runs
 from core.runs.store import Run, RunStore
 from core.runs.sweeps import plan_sweep
 from core.vision.data import load_image_dataset
 
 GOALS = {"digits": 0.99, "fashion": 0.93}  # test accuracy the best configuration should reach
+ALPHA = 0.05  # the significance level the conclusions name
 
 
 def run_recipes(store: RunStore, prefix: str, seed: int, values: dict) -> list[int]:
@@ -98,16 +113,57 @@ def _mean_sd(values: pd.Series, scale: float, digits: int) -> str:
     return text if len(values) == 1 else f"{text} ± {values.std() * scale:.{digits}f}"
 
 
-def results_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per configuration: mean (± sd over seeds) of the best checkpoint's numbers."""
+def right_answers(store: RunStore, run_id: int) -> pd.Series:
+    """Whether the run's best checkpoint got each test picture right, by the picture's index
+    in the data set."""
+    predictions = np.load(store.get(int(run_id)).artifacts["test_predictions"])
+    return pd.Series(predictions["y_pred"] == predictions["y_true"], index=predictions["index"])
+
+
+def against_plain(store: RunStore, rows: pd.DataFrame) -> pd.DataFrame:
+    """Per configuration: its test accuracy minus (a)'s, in points (over the seeds both ran),
+    and the p-value of a paired test over the same (seed, test picture) pairs."""
+    plain = RECIPE_LABELS["plain"]
+    plain_runs = rows[rows["label"] == plain].set_index("seed")["run"]
+    found = []
+    for label, group in rows.groupby("label", sort=False):
+        paired = group[group["seed"].isin(plain_runs.index)]
+        if label == plain or paired.empty:
+            continue
+        pairs = [
+            right_answers(store, run).align(right_answers(store, plain_runs[seed]), join="inner")
+            for run, seed in zip(paired["run"], paired["seed"], strict=True)
+        ]
+        mine = np.concatenate([pair[0].to_numpy() for pair in pairs])
+        theirs = np.concatenate([pair[1].to_numpy() for pair in pairs])
+        found.append(
+            {
+                "label": label,
+                "points": 100 * (mine.mean() - theirs.mean()),
+                "p_value": disagreement_p_value(mine, theirs),
+                "pairs": len(mine),
+            }
+        )
+    return pd.DataFrame(found, columns=["label", "points", "p_value", "pairs"])
+
+
+def results_table(rows: pd.DataFrame, paired: pd.DataFrame) -> pd.DataFrame:
+    """Per configuration: mean (± sd over seeds) of the best checkpoint's numbers, the 95 %
+    interval of test accuracy and the paired comparison with (a)."""
+    versus = paired.set_index("label")
     table = []
     for label, group in rows.groupby("label", sort=False):
+        low, high = accuracy_interval(group["test_accuracy"].tolist(), int(group["n_test"].iloc[0]))
+        compared = label in versus.index
         table.append(
             {
                 "configuration": label,
                 "backbone": group["backbone"].iloc[0],
                 "val acc, %": _mean_sd(group["val_accuracy"], 100, 2),
                 "test acc, %": _mean_sd(group["test_accuracy"], 100, 2),
+                "95 % interval": interval_text(low, high),
+                "vs (a), pt": f"{versus.loc[label, 'points']:+.2f}" if compared else "",
+                "p vs (a)": f"{versus.loc[label, 'p_value']:.3g}" if compared else "",
                 "test macro-F1, %": _mean_sd(group["test_macro_f1"], 100, 2),
                 "epochs to best": _mean_sd(group["best_epoch"], 1, 1),
                 "train pictures": int(group["n_train"].iloc[0]),
@@ -118,80 +174,95 @@ def results_table(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(table)
 
 
-def plot_curves(store: RunStore, runs: dict[str, int], path: Path) -> None:
-    """Loss (train and val) and accuracy (train and val) of each configuration, overlaid."""
-    figure = Figure(figsize=(11, 3.8), layout="tight")
-    loss_axis, accuracy_axis = figure.subplots(1, 2)
-    for index, (name, run_id) in enumerate(runs.items()):
-        history, colour = store.metrics(run_id), f"C{index}"
-        for split, style in (("train", ":"), ("val", "-")):
-            label = f"{name.split(' (')[0]}, {split}"
-            loss_axis.plot(history["epoch"], history[f"{split}_loss"], style, c=colour, label=label)
-            accuracy_axis.plot(
-                history["epoch"], history[f"{split}_accuracy"], style, c=colour, label=label
-            )
-    loss_axis.set_yscale("log")
-    for axis, quantity in ((loss_axis, "cross-entropy loss"), (accuracy_axis, "accuracy")):
-        axis.set_xlabel("epoch")
-        axis.set_ylabel(quantity)
-        axis.grid(alpha=0.3)
-    accuracy_axis.legend(fontsize=7, ncol=2)
-    figure.savefig(path, dpi=110)
+def mean_histories(store: RunStore, rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Per configuration, its per-epoch metrics averaged over its seeds."""
+    return {
+        label: pd.concat([store.metrics(int(run)) for run in group["run"]])
+        .groupby("epoch", as_index=False)
+        .mean(numeric_only=True)
+        for label, group in rows.groupby("label", sort=False)
+    }
 
 
-def plot_confusion(matrix: np.ndarray, classes: list[str], path: Path) -> None:
-    size = max(4.0, 0.45 * len(classes) + 2)
-    figure = Figure(figsize=(size, size), layout="tight")
-    axis = figure.subplots()
-    axis.imshow(matrix, cmap="Blues")
-    for (row, column), count in np.ndenumerate(matrix):
-        if count:
-            colour = "white" if count > matrix.max() / 2 else "black"
-            axis.text(column, row, str(count), ha="center", va="center", color=colour, fontsize=8)
-    axis.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
-    axis.set_yticks(range(len(classes)), classes)
-    axis.set_xlabel("predicted")
-    axis.set_ylabel("true")
-    figure.savefig(path, dpi=110)
+def split_curves(
+    histories: dict[str, pd.DataFrame], quantity: str, label: str, name: str = ""
+) -> Curves:
+    """`quantity` per epoch, a panel per split (train, val), a line per labelled history;
+    `name` is the figure's file stem (default: the quantity)."""
+    panels = [
+        Panel(
+            split,
+            [
+                Series(line, h["epoch"].tolist(), h[f"{split}_{quantity}"].tolist())
+                for line, h in histories.items()
+            ],
+        )
+        for split in ("train", "val")
+    ]
+    return Curves(
+        name or quantity, f"{label} per epoch", panels, y_label=label, log_y=quantity == "loss"
+    )
 
 
-def plot_examples(run: Run, predictions: dict, path: Path, count: int = 8) -> None:
-    """Test images with predicted and true labels: the mistakes first, then correct ones."""
-    dataset = load_image_dataset(run.config["data"], run.config["data_root"] or None)
+def confusion_heatmap(matrix: np.ndarray, classes: list[str]) -> Heatmap:
+    return Heatmap(
+        "confusion",
+        "Confusion matrix of the best model (test pictures)",
+        [str(name) for name in classes],
+        [str(name) for name in classes],
+        matrix.tolist(),
+        x_label="predicted",
+        y_label="true",
+        digits=0,
+    )
+
+
+def example_pictures(run: Run, predictions: dict, count: int = 8) -> Pictures | None:
+    """Test pictures with predicted and true labels, the mistakes first; None when the data
+    set is not on this machine."""
+    try:
+        dataset = load_image_dataset(run.config["data"], run.config["data_root"] or None)
+    except (OSError, ValueError):
+        return None
     classes = run.details["classes"]
     wrong = np.flatnonzero(predictions["y_pred"] != predictions["y_true"])
     right = np.flatnonzero(predictions["y_pred"] == predictions["y_true"])
     chosen = np.concatenate([wrong[: count // 2], right[: count - min(len(wrong), count // 2)]])
-    figure = Figure(figsize=(1.6 * len(chosen), 2.0), layout="tight")
-    for axis, position in zip(figure.subplots(1, len(chosen)), chosen, strict=True):
-        picture = np.asarray(dataset.image(int(predictions["index"][position])))
-        axis.imshow(picture, cmap="gray" if picture.ndim == 2 else None)
-        predicted = classes[predictions["y_pred"][position]]
-        true = classes[predictions["y_true"][position]]
-        axis.set_title(
-            f"pred {predicted}\ntrue {true}",
-            fontsize=8,
-            color="black" if predicted == true else "red",
-        )
-        axis.axis("off")
-    figure.savefig(path, dpi=110)
+    predicted = [classes[predictions["y_pred"][i]] for i in chosen]
+    true = [classes[predictions["y_true"][i]] for i in chosen]
+    return Pictures(
+        "examples",
+        "Test pictures: predicted and true class (mistakes in red)",
+        [np.asarray(dataset.image(int(predictions["index"][i]))) for i in chosen],
+        [f"pred {p}\ntrue {t}" for p, t in zip(predicted, true, strict=True)],
+        [p != t for p, t in zip(predicted, true, strict=True)],
+    )
 
 
-def conclusions(
-    prefix: str, rows: pd.DataFrame, best: pd.Series, matrix: np.ndarray, classes: list[str]
-) -> list[str]:
+@dataclass
+class RecipeFacts:
+    """The numbers the conclusions are drawn from (and nothing else)."""
+
+    prefix: str  # the data set
+    rows: pd.DataFrame  # run_rows: one row per run
+    paired: pd.DataFrame  # against_plain: label, points, p_value
+    best: pd.Series  # the run chosen on validation (a row of `rows`)
+    matrix: np.ndarray  # its test confusion matrix
+    classes: list[str]
+
+
+def conclusions(facts: RecipeFacts) -> list[str]:
     """Sentences drawn from the measured numbers, so they stay true when the report is rerun."""
+    rows, best = facts.rows, facts.best
     means = rows.groupby("label")[["val_accuracy", "test_accuracy", "epoch_time_s"]].mean()
     seeds = rows["seed"].nunique()
-    n_test = int(rows["n_test"].iloc[0])
-    spread = rows.groupby("label")["test_accuracy"].std().mean() if seeds > 1 else None
     lines = [
         f"Chosen on validation, the best model is {best['label']} (seed "
         f"{best['seed']}, run {best['run']}): val accuracy {best['val_accuracy']:.2%}, test "
         f"accuracy {best['test_accuracy']:.2%}, test macro-F1 {best['test_macro_f1']:.2%}."
     ]
-    if prefix in GOALS:
-        goal = GOALS[prefix]
+    if facts.prefix in GOALS:
+        goal = GOALS[facts.prefix]
         reached = "reaches" if best["test_accuracy"] >= goal else "falls short of"
         lines.append(
             f"The model chosen on validation {reached} the goal of {goal:.0%} test accuracy "
@@ -199,20 +270,8 @@ def conclusions(
             f"{means['test_accuracy'].idxmax()} with {means['test_accuracy'].max():.2%}"
             + (f" (mean of {seeds} seeds)." if seeds > 1 else ".")
         )
-    noise = (
-        f"the seed-to-seed standard deviation of test accuracy is {spread:.2%}"
-        if spread is not None
-        else f"one test image is {1 / n_test:.2%} of the {n_test} test images, and with one "
-        "seed a difference of a few images is within chance"
-    )
+    lines.append(comparison_sentence(facts.paired, seeds, int(rows["n_test"].iloc[0])))
     plain = RECIPE_LABELS["plain"]
-    gain = means["test_accuracy"] - means.loc[plain, "test_accuracy"]
-    effects = [f"{name} {gain[name] * 100:+.2f}" for name in means.index if name != plain]
-    lines.append(
-        "Test accuracy against (a) plain fine-tuning, in percentage points: "
-        + "; ".join(effects)
-        + f". For scale: {noise}."
-    )
     time_ratio = means["epoch_time_s"] / means.loc[plain, "epoch_time_s"]
     lines.append(
         "Time per epoch against plain: gradual unfreezing "
@@ -221,29 +280,58 @@ def conclusions(
         f"{time_ratio[RECIPE_LABELS['augment']]:.0%} (each picture is transformed on its own, "
         "on the CPU)."
     )
-    off_diagonal = matrix - np.diag(np.diag(matrix))
-    if off_diagonal.sum() == 0:
-        lines.append("The best model makes no mistake on the test set.")
-    else:
-        true, predicted = np.unravel_index(off_diagonal.argmax(), matrix.shape)
-        count = off_diagonal[true, predicted]
-        lines.append(
-            f"The best model makes {off_diagonal.sum()} test mistakes; the most frequent is "
-            f"{classes[true]} read as {classes[predicted]} "
-            f"({'once' if count == 1 else f'{count} times'})."
-        )
+    lines.append(mistakes_sentence(facts.matrix, facts.classes))
     return lines
 
 
-def write_report(
-    store: RunStore, prefix: str, run_ids: list[int], out: Path, seconds: float, command: str
-) -> Path:
+def comparison_sentence(paired: pd.DataFrame, seeds: int, n_test: int) -> str:
+    """Each configuration against (a), and which differences are more than chance."""
+    effects = "; ".join(
+        f"{row.label} {row.points:+.2f} (p = {row.p_value:.2g})" for row in paired.itertuples()
+    )
+    significant = paired[paired["p_value"] < ALPHA]
+    if significant.empty:
+        verdict = (
+            f"none of the differences is significant at the {ALPHA:.0%} level, so these runs "
+            "do not show that any recipe beats plain fine-tuning here"
+        )
+    else:
+        verdict = "at the {:.0%} level, {}".format(
+            ALPHA,
+            "; ".join(
+                f"{row.label} is {'better' if row.points > 0 else 'worse'} than (a)"
+                for row in significant.itertuples()
+            ),
+        )
+    seeds_text = f"{seeds} seed{'s' if seeds > 1 else ''}"
+    return (
+        f"Test accuracy against (a) plain fine-tuning, in percentage points, paired over the "
+        f"same {n_test} test pictures and {seeds_text} (one picture is {1 / n_test:.2%}): "
+        f"{effects}; {verdict}."
+    )
+
+
+def mistakes_sentence(matrix: np.ndarray, classes: list[str]) -> str:
+    off_diagonal = matrix - np.diag(np.diag(matrix))
+    if off_diagonal.sum() == 0:
+        return "The best model makes no mistake on the test set."
+    true, predicted = np.unravel_index(off_diagonal.argmax(), matrix.shape)
+    count = off_diagonal[true, predicted]
+    return (
+        f"The best model makes {off_diagonal.sum()} test mistakes; the most frequent is "
+        f"{classes[true]} read as {classes[predicted]} "
+        f"({'once' if count == 1 else f'{count} times'})."
+    )
+
+
+def recipes_page(store: RunStore, prefix: str, run_ids: list[int]) -> Page:
+    """The study's page (the README and the Results tab) from these finished runs."""
     rows = run_rows(store, run_ids)
     if "plain" not in set(rows["recipe"]):
         raise ValueError(
             f"the report compares every configuration with (a) plain: include a {prefix}_plain run"
         )
-    out.mkdir(parents=True, exist_ok=True)
+    paired = against_plain(store, rows)
     # chosen as the runs choose their epochs: val accuracy, then the lower val loss
     best = rows.sort_values(["val_accuracy", "val_loss"], ascending=[False, True]).iloc[0]
     best_run = store.get(int(best["run"]))
@@ -252,17 +340,14 @@ def write_report(
     matrix = confusion_matrix(
         predictions["y_true"], predictions["y_pred"], labels=range(len(classes))
     )
-    first_seed = rows[rows["seed"] == rows["seed"].iloc[0]]
-    plot_curves(
-        store, dict(zip(first_seed["label"], first_seed["run"], strict=True)), out / "curves.png"
-    )
-    plot_confusion(matrix, classes, out / "confusion.png")
-    plot_examples(best_run, predictions, out / "examples.png")
+    facts = RecipeFacts(prefix, rows, paired, best, matrix, classes)
     config = store.get(int(rows[rows["recipe"] == "plain"]["run"].iloc[0])).config
-    seeds = ", ".join(map(str, sorted(rows["seed"].unique())))
-    text = [
-        f"# Image classifier: four fine-tuning recipes on {prefix}",
-        "",
+    seeds = sorted(rows["seed"].unique())
+    histories = mean_histories(store, rows)
+    seconds = sum(store.get(int(run)).duration_s or 0 for run in rows["run"])
+    pictures = example_pictures(best_run, predictions)
+    page = Page(f"Image classifier: four fine-tuning recipes on {prefix}")
+    page.add(
         f"{DATA_SETS[prefix][0]}. Every recipe starts from the same ImageNet-pretrained "
         f"{config['backbone']} with the same split, {config['epochs']} epochs, batch "
         f"{config['batch_size']}, {config['optimizer']} at lr {config['lr']}: the sweep over "
@@ -274,30 +359,54 @@ def write_report(
         "that grows with the epoch (none, then shifts/rotations/zoom, then elastic distortion "
         "or random erasing); (d) does both. Each run keeps its best epoch by val accuracy; "
         "the test numbers are that checkpoint's.",
-        "",
-        f"Seeds: {seeds}. Regenerate with `{command}`: {seconds / 60:.1f} min for all "
-        f"{len(rows)} runs on the machine that wrote this (2 CPU cores shared with other work; "
-        "times are wall-clock).",
-        "",
+        f"Seeds: {', '.join(map(str, seeds))} ({len(rows)} runs).",
+        ForDevelopers(
+            f"Regenerate with `dlstudio report image --data {prefix} --seeds "
+            f"{' '.join(map(str, seeds))} --export-reference`; `dlstudio report image --data "
+            f"{prefix} --from-reference` rewrites this page from the shipped runs. The runs "
+            f"trained for {seconds / 60:.0f} min in all on the machine that wrote this (2 CPU "
+            "cores, wall-clock, including that machine's other load).\n\n"
+            + "\n".join(rerun_lines(store.get(int(run)) for run in rows["run"])).rstrip("\n")
+        ),
         "## Results",
-        "",
-        results_table(rows).to_markdown(index=False),
-        "",
-        *rerun_lines(store.get(run_id) for run_id in run_ids),
-        "![loss and accuracy curves](curves.png)",
-        "",
-        f"Curves of seed {rows['seed'].iloc[0]}: dotted train (on the augmented batches, as the "
-        "model was while training), solid val.",
-        "",
+        results_table(rows, paired),
+        "Values are the mean over seeds (± their standard deviation). 95 % interval: of the "
+        + (
+            "mean test accuracy over seeds (t)."
+            if len(seeds) > 1
+            else "test accuracy over the test pictures (Wilson), one run per configuration."
+        )
+        + " vs (a): the difference from (a) plain fine-tuning, in points; p: a one-sided "
+        "paired sign-flip test over the (seed, test picture) pairs where the two disagree.",
+        split_curves(histories, "loss", "cross-entropy loss"),
+        split_curves(histories, "accuracy", "accuracy"),
+        "Train curves are measured on the augmented batches, as the model was while training; "
+        + ("each line is the mean over seeds." if len(seeds) > 1 else "one seed."),
         f"## The best model (run {best['run']}, {best['label']})",
-        "",
-        "![confusion matrix](confusion.png)",
-        "",
-        "![example test images](examples.png)",
-        "",
-        *conclusion_lines(conclusions(prefix, rows, best, matrix, classes)),
-    ]
-    return write_readme(out, text)
+        confusion_heatmap(matrix, classes),
+        pictures if pictures else "(The test pictures are not on this machine.)",
+        "\n".join(conclusion_lines(conclusions(facts))).rstrip("\n"),
+    )
+    return page
+
+
+def page_from_reference(store: RunStore, prefix: str) -> Page:
+    """The page of the shipped reference runs of `prefix` (`core.runs.reference`)."""
+    runs = reference_runs(store, study_name(prefix))
+    if not runs:
+        raise LookupError(f"the run store holds no reference runs of the {prefix} recipes")
+    return recipes_page(store, prefix, list(runs.values()))
+
+
+def study_name(prefix: str) -> str:
+    """The reference-run study of one data set's recipes (also its reports/ folder)."""
+    return f"image_{prefix}"
+
+
+def reference_report(prefix: str, out: Path) -> Path:
+    """The README written from the shipped reference runs (ids as a fresh app shows them)."""
+    with fresh_reference_store() as store:
+        return to_markdown(page_from_reference(store, prefix), out)
 
 
 def main(argv: list[str]) -> int:
@@ -315,28 +424,39 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--limit-train", type=int, default=0, help="train on fewer pictures")
     parser.add_argument("--extra", nargs="*", default=[], help="other experiments to compare")
     parser.add_argument("--runs", type=int, nargs="*", help="report on these finished runs")
+    parser.add_argument(
+        "--export-reference",
+        action="store_true",
+        help="ship the runs as the app's reference runs and write the page from them",
+    )
+    parser.add_argument(
+        "--from-reference",
+        action="store_true",
+        help="train nothing: write the page from the shipped reference runs",
+    )
     args = parser.parse_args(argv)
+    out = Path(args.out) if args.out else REPO_ROOT / "reports" / study_name(args.data)
+    if args.from_reference:
+        print(f"wrote {reference_report(args.data, out)}")
+        return 0
     values = {"data_root": args.data_root, "limit_train": args.limit_train}
     if args.epochs is not None:
         values["epochs"] = args.epochs
     store = RunStore(args.db or default_db_path())
-    started = time.monotonic()
-    if args.runs:
-        run_ids = args.runs
-        seconds = sum(store.get(run_id).duration_s or 0 for run_id in run_ids)
-    else:
-        run_ids = [
-            run_id
-            for seed in args.seeds
-            for run_id in run_recipes(store, args.data, seed, values)
-            + [run_extra(store, name, seed, values) for name in args.extra]
-        ]
-        seconds = time.monotonic() - started
-    command = " ".join([parser.prog, *argv])
-    out = Path(args.out) if args.out else REPO_ROOT / "reports" / f"image_{args.data}"
+    run_ids = args.runs or [
+        run_id
+        for seed in args.seeds
+        for run_id in run_recipes(store, args.data, seed, values)
+        + [run_extra(store, name, seed, values) for name in args.extra]
+    ]
     try:
-        path = write_report(store, args.data, run_ids, out, seconds, command)
+        page = recipes_page(store, args.data, run_ids)
     except ValueError as error:
         parser.error(str(error))
+    if args.export_reference:
+        export_reference(store, study_name(args.data), run_ids)
+        path = reference_report(args.data, out)
+    else:
+        path = to_markdown(page, out)
     print(f"wrote {path}")
     return 0

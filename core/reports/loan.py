@@ -12,7 +12,6 @@ and the app's Results tab show, its conclusions computed from the numbers (`conc
 """
 
 import argparse
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +39,7 @@ from core.reports.page import (
 )
 from core.reports.plateau import OVERFIT_RISE, loss_rise
 from core.runs.execution import execute_with_progress_bar
-from core.runs.reference import export_reference, load_reference_runs, reference_runs
+from core.runs.reference import export_reference, fresh_reference_store, reference_runs
 from core.runs.store import RunStore
 from core.runs.sweeps import plan_sweep, sweep_results
 from core.tabular.data import load_table, prepare_binary
@@ -418,14 +417,9 @@ def write_report(store: RunStore, study: LoanStudy, out: Path) -> Path:
 
 
 def reference_report(out: Path) -> Path:
-    """The README written from the shipped reference runs, read into a fresh temporary store
-    (so run ids are those a fresh app shows)."""
-    with tempfile.TemporaryDirectory(prefix="dlstudio-loan-") as folder:
-        store = RunStore(Path(folder) / "runs.sqlite")
-        load_reference_runs(store)
-        path = write_report(store, study_from_reference(store), out)
-        store.close()
-    return path
+    """The README written from the shipped reference runs (ids as a fresh app shows them)."""
+    with fresh_reference_store() as store:
+        return write_report(store, study_from_reference(store), out)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,7 @@
 
 A writer (`core.reports.loan`, ...) returns a `Page`: a title and blocks in reading order.
 A block is Markdown text (`str`), a table (`pandas.DataFrame`), a figure described by its
-data (`Curves`, `Bars`, `Heatmap`), not drawn yet, or a note `ForDevelopers` (how to
+data (`Curves`, `Bars`, `Heatmap`, `Pictures`), not drawn yet, or a note `ForDevelopers` (how to
 regenerate it: plain text in the README, a closed "For developers" fold in the app).
 `to_markdown` writes the README with each figure drawn by matplotlib as a PNG beside it;
 `plotly_figure` draws the same figure as an interactive plotly chart for the app.
@@ -82,13 +82,25 @@ class Heatmap:
 
 
 @dataclass(frozen=True)
+class Pictures:
+    """Small pictures in a row, each with a caption; `flagged` captions (e.g. a wrong
+    prediction) are drawn in red."""
+
+    name: str
+    title: str
+    images: list[np.ndarray]  # uint8, H x W grey or H x W x 3 colour
+    captions: list[str]
+    flagged: list[bool]
+
+
+@dataclass(frozen=True)
 class ForDevelopers:
     """Markdown for developers (commands, machines): the app keeps it in a closed fold."""
 
     text: str
 
 
-FigureBlock = Curves | Bars | Heatmap
+FigureBlock = Curves | Bars | Heatmap | Pictures
 Block = str | pd.DataFrame | ForDevelopers | FigureBlock
 
 
@@ -141,6 +153,16 @@ def matplotlib_figure(block: FigureBlock) -> Figure:
         axes[0].set_ylabel(block.y_label)
         axes[0].legend()
         return figure
+    if isinstance(block, Pictures):
+        figure = Figure(figsize=(1.6 * len(block.images), 2.1), layout="tight")
+        axes = np.atleast_1d(figure.subplots(1, len(block.images)))
+        for axis, image, caption, flagged in zip(
+            axes, block.images, block.captions, block.flagged, strict=True
+        ):
+            axis.imshow(image, cmap="gray" if image.ndim == 2 else None)
+            axis.set_title(caption, fontsize=8, color="red" if flagged else "black")
+            axis.axis("off")
+        return figure
     figure = Figure(figsize=(6.5, 3.6), layout="tight")
     axis = figure.subplots()
     if isinstance(block, Bars):
@@ -157,8 +179,10 @@ def matplotlib_figure(block: FigureBlock) -> Figure:
         image = axis.imshow(grid, cmap="viridis")
         axis.set_xticks(range(len(block.columns)), block.columns)
         axis.set_yticks(range(len(block.rows)), block.rows)
+        middle = (np.nanmax(grid) + np.nanmin(grid)) / 2  # dark text on the light cells
         for (row, column), value in np.ndenumerate(grid):
-            axis.text(column, row, f"{value:.{block.digits}f}", ha="center", color="white")
+            colour = "black" if value > middle else "white"
+            axis.text(column, row, f"{value:.{block.digits}f}", ha="center", color=colour)
         figure.colorbar(image, ax=axis)
     axis.set_title(block.title)
     axis.set_xlabel(block.x_label)
@@ -205,6 +229,16 @@ def plotly_figure(block: FigureBlock) -> go.Figure:
         figure.update_yaxes(range=fitted_range([v for vs in block.values.values() for v in vs]))
         figure.update_layout(barmode="group", xaxis_title=block.x_label, yaxis_title=block.y_label)
         figure.update_xaxes(type="category")
+    elif isinstance(block, Pictures):
+        titles = [caption.replace("\n", "<br>") for caption in block.captions]
+        figure = make_subplots(rows=1, cols=len(block.images), subplot_titles=titles)
+        for column, image in enumerate(block.images, 1):
+            rgb = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
+            figure.add_trace(go.Image(z=rgb, hoverinfo="skip"), row=1, col=column)
+        for annotation, flagged in zip(figure.layout.annotations, block.flagged, strict=True):
+            annotation.font = {"size": 11, "color": "red" if flagged else "black"}
+        figure.update_xaxes(visible=False)
+        figure.update_yaxes(visible=False)
     else:
         figure = go.Figure(
             go.Heatmap(

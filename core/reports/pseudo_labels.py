@@ -20,15 +20,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
-from core.metrics.significance import paired_permutation
 from core.paths import REPO_ROOT, default_db_path
-from core.reports.images import plot_curves
-from core.reports.markdown import conclusion_lines, rerun_lines, write_readme
+from core.reports.accuracy import disagreement_p_value
+from core.reports.images import split_curves
+from core.reports.markdown import conclusion_lines, rerun_lines
+from core.reports.page import Curves, ForDevelopers, Page, Panel, Series, to_markdown
+from core.runs.reference import export_reference, fresh_reference_store, reference_runs
 from core.runs.store import Run, RunStore
-
-PERMUTATIONS = 10_000  # sign flips of the test pictures where student and teacher disagree
 
 
 def finished(store: RunStore, run_id: int) -> Run:
@@ -75,7 +74,6 @@ def student_against_teacher(run: Run) -> dict[str, Any]:
     truth = student["y_true"]
     right_student, right_teacher = student["y_pred"] == truth, teacher["y_pred"] == truth
     d = right_student.astype(float) - right_teacher
-    direction = 1.0 if d.sum() >= 0 else -1.0
     change = [
         right_student[truth == label].mean() - right_teacher[truth == label].mean()
         for label in range(len(run.details["classes"]))
@@ -84,7 +82,7 @@ def student_against_teacher(run: Run) -> dict[str, Any]:
     return {
         "only_student": int(np.sum(d > 0)),
         "only_teacher": int(np.sum(d < 0)),
-        "p_value": paired_permutation(direction * d[d != 0], n_resamples=PERMUTATIONS).p_value,
+        "p_value": disagreement_p_value(right_student, right_teacher),
         "moved_class": run.details["classes"][moved],
         "moved_teacher": right_teacher[truth == moved].mean(),
         "moved_student": right_student[truth == moved].mean(),
@@ -178,38 +176,44 @@ def results_table(rows: pd.DataFrame) -> pd.DataFrame:
 def per_class_table(run: Run) -> pd.DataFrame:
     """Accepted pseudo-labels and their accuracy per predicted class, in the last round."""
     last = run.details["rounds"][-1]
-    return pd.DataFrame(
+    table = pd.DataFrame(
         [last["accepted_per_class"], [_percent(value) for value in last["accuracy_per_class"]]],
-        index=["accepted", "right"],
         columns=run.details["classes"],
     )
+    table.insert(0, "", ["accepted", "right"])
+    return table
 
 
-def plot_threshold_tradeoff(runs: list[Run], path: Path) -> None:
+def threshold_tradeoff(runs: list[Run]) -> Curves:
     """For the first round's labeler: the share of the pool accepted and the accuracy of the
-    accepted pseudo-labels, against the confidence threshold (the chosen one marked)."""
-    figure = Figure(figsize=(11, 3.8), layout="tight")
-    share_axis, accuracy_axis = figure.subplots(1, 2)
+    accepted pseudo-labels, against the confidence threshold."""
     thresholds = np.linspace(0, 0.999, 200)
-    for index, run in enumerate(runs):
+    shares, accuracies = [], []
+    for run in runs:
         labels = np.load(run.artifacts["pseudo_labels_round1"])
         right = labels["predicted"] == labels["hidden_labels"]
-        confidence = labels["confidence"]
-        kept = [confidence >= threshold for threshold in thresholds]
-        share = [mask.mean() for mask in kept]
-        accuracy = [right[mask].mean() if mask.any() else np.nan for mask in kept]
-        label = f"run {run.id}: {run.config['data']}, {run.config['label_fraction']:.0%} labeled"
-        share_axis.plot(thresholds, share, c=f"C{index}", label=label)
-        accuracy_axis.plot(thresholds, accuracy, c=f"C{index}", label=label)
-        for axis in (share_axis, accuracy_axis):
-            axis.axvline(run.config["threshold"], c=f"C{index}", ls=":", lw=1)
-    share_axis.set_ylabel("share of the pool accepted")
-    accuracy_axis.set_ylabel("accuracy of the accepted pseudo-labels")
-    for axis in (share_axis, accuracy_axis):
-        axis.set_xlabel("confidence threshold (teacher's top probability)")
-        axis.grid(alpha=0.3)
-    accuracy_axis.legend(fontsize=7)
-    figure.savefig(path, dpi=110)
+        kept = [labels["confidence"] >= threshold for threshold in thresholds]
+        label = (
+            f"run {run.id}: {run.config['data']}, {run.config['label_fraction']:.0%} labeled, "
+            f"used p ≥ {run.config['threshold']}"
+        )
+        shares.append(Series(label, thresholds.tolist(), [float(mask.mean()) for mask in kept]))
+        accuracies.append(
+            Series(
+                label,
+                thresholds.tolist(),
+                [float(right[mask].mean()) if mask.any() else np.nan for mask in kept],
+            )
+        )
+    return Curves(
+        "threshold",
+        "Accepted share and accuracy against the threshold",
+        [
+            Panel("share of the pool accepted", shares),
+            Panel("accuracy of the accepted pseudo-labels", accuracies),
+        ],
+        x_label="confidence threshold (teacher's top probability)",
+    )
 
 
 def conclusions(rows: pd.DataFrame, runs: list[Run]) -> list[str]:
@@ -286,36 +290,18 @@ def conclusions(rows: pd.DataFrame, runs: list[Run]) -> list[str]:
     return lines
 
 
-def write_report(
-    store: RunStore, run_ids: list[int], reference_ids: list[int], out: Path, command: str
-) -> Path:
+def pseudo_page(store: RunStore, run_ids: list[int], reference_ids: list[int]) -> Page:
+    """The study's page (the README and the Results tab) from these finished runs."""
     runs = [finished(store, run_id) for run_id in run_ids]
     references = [finished(store, run_id) for run_id in reference_ids]
     missing = [run.id for run in runs if "rounds" not in run.details or not run.details["rounds"]]
     if missing:
         raise ValueError(f"run(s) {missing} are not pseudo-labeling runs with a student round")
     rows = comparison_rows(store, runs, references)
-    out.mkdir(parents=True, exist_ok=True)
-    plot_threshold_tradeoff(runs, out / "threshold.png")
-    curve_files = []
-    for data, group in rows.groupby("data", sort=False):
-        name = f"curves_{data}.png"
-        labelled = {f"pseudo {r.label_fraction:.0%} ({r.run})": r.run for r in group.itertuples()}
-        plot_curves(
-            store,
-            {
-                **labelled,
-                f"all labels ({group['reference_run'].iloc[0]})": int(
-                    group["reference_run"].iloc[0]
-                ),
-            },
-            out / name,
-        )
-        curve_files.append((data, name))
     hours = rows["hours"].sum() + sum((run.duration_s or 0) / 3600 for run in references)
-    text = [
-        "# Pseudo-labeling: few labels, a teacher, pseudo-labels, a student",
-        "",
+    reruns = runs + [store.get(int(i)) for i in rows["reference_run"].unique()]
+    page = Page("Pseudo-labeling: few labels, a teacher, pseudo-labels, a student")
+    page.add(
         "The training split of each data set keeps a stratified fraction of its labels; the rest "
         "is an unlabeled pool whose labels stay hidden (they only score the pseudo-labels here). "
         "The **teacher** is the supervised classifier trained on the labeled part alone; its "
@@ -326,14 +312,17 @@ def write_report(
         "same number of optimiser steps per epoch. Validation (labeled, as in every experiment "
         "here) only picks each stage's best epoch; the test split is the supervised runs' own, "
         "checked picture by picture.",
-        "",
-        f"Regenerate: `{command}`. The runs took {hours:.1f} hours together on a 2-core "
-        "machine shared with other work (wall-clock; the load average ranged from 2 to 16).",
-        "",
+        ForDevelopers(
+            "Regenerate with `dlstudio report pseudo-labels --runs "
+            + " ".join(str(run.id) for run in runs)
+            + " --reference "
+            + " ".join(str(run.id) for run in references)
+            + f"`. The runs took {hours:.1f} hours together on a 2-core machine (wall-clock, "
+            "including that machine's other load).\n\n"
+            + "\n".join(rerun_lines(reruns)).rstrip("\n")
+        ),
         "## Results",
-        "",
-        results_table(rows).to_markdown(index=False),
-        "",
+        results_table(rows),
         "labeled: the share of the training split (of its size) that keeps its labels; a split "
         "smaller than the data set's (Fashion-MNIST: 51,000) was cut with `limit_train` to fit "
         "the CPU budget. Epochs / stage: each stage (teacher, student) runs that many epochs of "
@@ -341,40 +330,43 @@ def write_report(
         "p: sign-flip (McNemar-type) test over the test pictures where student and teacher "
         "disagree, one-sided in the direction observed (H1: the student is better when it "
         "gained, worse when it lost).",
-        "",
-        *rerun_lines(runs + [store.get(int(i)) for i in rows["reference_run"].unique()]),
         "## Accepted pseudo-labels per predicted class (last round)",
-        "",
-    ]
+    )
     for run in runs:
-        text += [
-            f"Run {run.id} ({run.config['data']}):",
-            "",
-            per_class_table(run).to_markdown(),
-            "",
-        ]
-    text += [
+        page.add(f"Run {run.id} ({run.config['data']}):", per_class_table(run))
+    page.add(
         "## How the threshold trades quantity for accuracy",
-        "",
-        "![accepted share and accuracy against the threshold](threshold.png)",
-        "",
-        "Computed from each run's saved labeling of the pool (first round) and the hidden "
-        "labels; the dotted line is the threshold the run used.",
-        "",
+        threshold_tradeoff(runs),
+        "Computed from each run's saved labeling of the pool (first round) and the hidden labels.",
         "## Learning curves",
-        "",
-    ]
-    for data, name in curve_files:
-        text += [
-            f"![{data}]({name})",
-            "",
+    )
+    for data, group in rows.groupby("data", sort=False):
+        reference = int(group["reference_run"].iloc[0])
+        histories = {
+            f"pseudo {r.label_fraction:.0%} ({r.run})": store.metrics(r.run)
+            for r in group.itertuples()
+        } | {f"all labels ({reference})": store.metrics(reference)}
+        page.add(
+            split_curves(histories, "loss", f"{data}: cross-entropy loss", f"loss_{data}"),
+            split_curves(histories, "accuracy", f"{data}: accuracy", f"accuracy_{data}"),
             f"{data}: the pseudo-labeling runs' epochs run on from the teacher's to the "
-            "student's (the jump is where the student starts from scratch); dotted train, "
-            "solid val.",
-            "",
-        ]
-    text += conclusion_lines(conclusions(rows, runs))
-    return write_readme(out, text)
+            "student's (the jump is where the student starts from scratch).",
+        )
+    page.add("\n".join(conclusion_lines(conclusions(rows, runs))).rstrip("\n"))
+    return page
+
+
+STUDY = "pseudo_labeling"  # the reference runs' study name (also its reports/ folder)
+
+
+def page_from_reference(store: RunStore) -> Page:
+    """The page of the shipped reference runs: the pseudo-labeling runs and the supervised
+    runs they are compared with (`core.runs.reference`)."""
+    runs = [store.get(run_id) for run_id in reference_runs(store, STUDY).values()]
+    if not runs:
+        raise LookupError("the run store holds no pseudo-labeling reference runs")
+    pseudo = [run.id for run in runs if run.experiment.endswith("_pseudo")]
+    return pseudo_page(store, pseudo, [run.id for run in runs if run.id not in pseudo])
 
 
 def main(argv: list[str]) -> int:
@@ -383,18 +375,34 @@ def main(argv: list[str]) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,  # the docstring's usage lines
     )
-    parser.add_argument("--runs", type=int, nargs="+", required=True, help="pseudo-label runs")
-    parser.add_argument(
-        "--reference", type=int, nargs="+", required=True, help="supervised runs, every label"
-    )
-    parser.add_argument("--out", default=None, help="default: reports/pseudo_labeling")
+    parser.add_argument("--runs", type=int, nargs="+", help="pseudo-label runs")
+    parser.add_argument("--reference", type=int, nargs="+", help="supervised runs, every label")
+    parser.add_argument("--out", default=None, help=f"default: reports/{STUDY}")
     parser.add_argument("--db", default=None, help="run store path (default: the app's)")
+    parser.add_argument(
+        "--export-reference",
+        action="store_true",
+        help="ship the runs as the app's reference runs and write the page from them",
+    )
+    parser.add_argument(
+        "--from-reference",
+        action="store_true",
+        help="write the page from the shipped reference runs",
+    )
     args = parser.parse_args(argv)
-    store = RunStore(args.db or default_db_path())
-    out = Path(args.out) if args.out else REPO_ROOT / "reports" / "pseudo_labeling"
+    out = Path(args.out) if args.out else REPO_ROOT / "reports" / STUDY
+    if not args.from_reference and not (args.runs and args.reference):
+        parser.error("name the --runs and their --reference runs, or use --from-reference")
     try:
-        command = " ".join([parser.prog, *argv])
-        path = write_report(store, args.runs, args.reference, out, command)
+        if not args.from_reference:
+            store = RunStore(args.db or default_db_path())
+            page = pseudo_page(store, args.runs, args.reference)  # checks the runs first
+        if args.export_reference:
+            export_reference(store, STUDY, args.runs + args.reference)
+        if args.from_reference or args.export_reference:
+            with fresh_reference_store() as shipped:
+                page = page_from_reference(shipped)
+        path = to_markdown(page, out)
     except (KeyError, ValueError) as error:
         parser.error(str(error.args[0] if error.args else error))
     print(f"wrote {path}")

@@ -20,16 +20,16 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
 from core.experiments import get_experiment
 from core.experiments.pretext import LABEL_FRACTIONS, SSL_DATA
 from core.paths import REPO_ROOT, default_db_path
 from core.reports.images import run_rows
-from core.reports.markdown import conclusion_lines, rerun_lines, write_readme
+from core.reports.markdown import conclusion_lines, rerun_lines
+from core.reports.page import DASHES, Curves, ForDevelopers, Page, Panel, Series, to_markdown
 from core.reports.plateau import epochs_to_fraction, plateau_epoch, seconds_to_epoch
 from core.runs.execution import execute_with_progress_bar
+from core.runs.reference import export_reference, fresh_reference_store, reference_runs
 from core.runs.store import Run, RunStore
 from core.runs.sweeps import plan_sweep
 from core.vision.pretext import CHANCE
@@ -141,44 +141,47 @@ def _init_order(column: pd.Series) -> pd.Series:
     return column.map(INITS.index) if column.name == "init" else column
 
 
-def plot_curves(store: RunStore, rows: pd.DataFrame, path: Path) -> None:
-    """Per label fraction (one row of plots): train loss, val loss and val accuracy against the
-    epoch, one colour per init; a marker on the accuracy curve at the plateau epoch."""
-    fractions = sorted(rows["fraction"].unique(), reverse=True)
-    figure = Figure(figsize=(12, 3.2 * len(fractions)), layout="tight")
-    axes = figure.subplots(len(fractions), 3, squeeze=False)
-    for line, fraction in zip(axes, fractions, strict=True):
+def fraction_curves(store: RunStore, rows: pd.DataFrame) -> list[Curves]:
+    """Per label fraction: train loss, val loss and val accuracy against the epoch, a line per
+    init (the plateau epochs are in the table)."""
+    figures = []
+    for fraction in sorted(rows["fraction"].unique(), reverse=True):
         group = rows[rows["fraction"] == fraction].sort_values("init", key=_init_order)
-        for _, row in group.iterrows():
-            history = store.metrics(int(row["run"]))
-            colour = f"C{INITS.index(row['init'])}"
-            label = INIT_LABELS[row["init"]]
-            for axis, column in zip(line, ("train_loss", "val_loss", "val_accuracy"), strict=True):
-                axis.plot(history["epoch"], history[column], "-o", ms=3, c=colour, label=label)
-            if pd.notna(row["plateau_epoch"]):
-                at = history[history["epoch"] == row["plateau_epoch"]]
-                line[2].plot(at["epoch"], at["val_accuracy"], "*", ms=14, c=colour)
-        for axis, title in zip(line, ("train loss", "val loss", "val accuracy"), strict=True):
-            axis.set_title(f"{fraction:.0%} of the labels: {title}", fontsize=10)
-            axis.set_xlabel("epoch")
-            axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-            axis.grid(alpha=0.3)
-        line[2].legend(fontsize=8, title="★ plateau", title_fontsize=8)
-    figure.savefig(path, dpi=100)
+        histories = {
+            INIT_LABELS[row.init]: store.metrics(int(row.run)) for row in group.itertuples()
+        }
+        panels = [
+            Panel(
+                title,
+                [
+                    Series(init, h["epoch"].tolist(), h[column].tolist())
+                    for init, h in histories.items()
+                ],
+            )
+            for column, title in (
+                ("train_loss", "train loss"),
+                ("val_loss", "val loss"),
+                ("val_accuracy", "val accuracy"),
+            )
+        ]
+        figures.append(
+            Curves(f"curves_{round(100 * fraction)}", f"{fraction:.0%} of the labels", panels)
+        )
+    return figures
 
 
-def plot_pretext(history: pd.DataFrame, path: Path) -> None:
-    figure = Figure(figsize=(5.5, 3.4), layout="tight")
-    axis = figure.subplots()
-    for split, style in (("train", ":"), ("val", "-"), ("test", "--")):
-        axis.plot(history["epoch"], history[f"{split}_accuracy"], style, label=split)
-    axis.axhline(CHANCE, c="grey", lw=1, label="chance (1/8)")
-    axis.set_ylim(0, 1)
-    axis.set_xlabel("epoch")
-    axis.set_ylabel("relative-position accuracy")
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize=8)
-    figure.savefig(path, dpi=100)
+def pretext_curves(history: pd.DataFrame) -> Curves:
+    splits = [
+        Series(split, history["epoch"].tolist(), history[f"{split}_accuracy"].tolist(), dash)
+        for split, dash in DASHES.items()
+    ]
+    chance = Series("chance (1/8)", [history["epoch"].min(), history["epoch"].max()], [CHANCE] * 2)
+    return Curves(
+        "pretext",
+        "Pretext task: relative-position accuracy",
+        [Panel("context prediction", [*splits, chance])],
+        y_label="relative-position accuracy",
+    )
 
 
 def conclusions(rows: pd.DataFrame, pretext_accuracy: float) -> list[str]:
@@ -236,7 +239,9 @@ def epochs_text(rows: pd.DataFrame) -> str:
     return "epochs " + ", ".join(f"{e} at {f:.0%}" for f, e in by_fraction.items())
 
 
-def write_report(store: RunStore, prefix: str, run_ids: list[int], out: Path, command: str) -> Path:
+def ssl_page(store: RunStore, prefix: str, run_ids: list[int]) -> Page:
+    """The study's page (the README and the Results tab) from these finished runs: one
+    pretext run and one classifier run per label fraction and init."""
     runs = [store.get(run_id) for run_id in run_ids]
     pretexts = [run for run in runs if run.experiment.endswith("_context")]
     if len(pretexts) != 1:
@@ -249,17 +254,13 @@ def write_report(store: RunStore, prefix: str, run_ids: list[int], out: Path, co
             "give one run per label fraction and init; more than one: runs "
             + ", ".join(map(str, repeated["run"]))
         )
-    out.mkdir(parents=True, exist_ok=True)
     pretext_history = store.metrics(pretext.id)
-    plot_pretext(pretext_history, out / "pretext.png")
-    plot_curves(store, rows, out / "curves.png")
     pretext_accuracy = float(pretext.details["best_val_accuracy"])
     cfg = pretext.config
     classifier = store.get(int(rows["run"].iloc[0])).config
     minutes = sum(run.duration_s or 0 for run in runs) / 60
-    text = [
-        f"# Self-supervised pretraining on {prefix}: context prediction vs random init",
-        "",
+    page = Page(f"Self-supervised pretraining on {prefix}: context prediction vs random init")
+    return page.add(
         f"{SSL_DATA[prefix][0]}. Pretrain the SmallCNN trunk by context prediction "
         "(Doersch, Gupta & Efros 2015) on the training pictures without their labels, then "
         "train the same classifier on 100 %, 50 % and 10 % of the labels (stratified, nested, "
@@ -274,13 +275,15 @@ def write_report(store: RunStore, prefix: str, run_ids: list[int], out: Path, co
             else ""
         )
         + ". Val and test splits are whole.",
-        "",
-        f"Regenerate with `{command}`. Training took {minutes:.1f} min summed over these "
-        f"{len(runs)} runs, wall-clock, on 2 CPU cores shared with other work: seconds in the "
-        "table depend on the machine's load while each run trained.",
-        "",
+        ForDevelopers(
+            f"Regenerate with `dlstudio report ssl --data {prefix} --runs "
+            + " ".join(str(run.id) for run in runs)
+            + f"`. Training took {minutes:.1f} min summed over these {len(runs)} runs, "
+            "wall-clock, on 2 CPU cores shared with other work: seconds in the table depend on "
+            "the machine's load while each run trained.\n\n"
+            + "\n".join(rerun_lines(runs)).rstrip("\n")
+        ),
         "## Pretext task",
-        "",
         f"Run {pretext.id}: {pretext.details['n_unlabeled']} unlabeled training pictures, "
         f"{cfg['pairs_per_image']} pair(s) per picture per epoch, {cfg['epochs']} epochs. "
         f"Patches {cfg['patch_size']}x{cfg['patch_size']} px on a 3x3 grid, gap {cfg['gap']} "
@@ -289,17 +292,12 @@ def write_report(store: RunStore, prefix: str, run_ids: list[int], out: Path, co
         f"contrast 1 ± {cfg['intensity_jitter']}, brightness ± {cfg['intensity_jitter'] / 2} "
         f"and noise σ {cfg['noise']} in place of the paper's colour dropping (the pictures are "
         "grey). Why these sizes: docs/self-supervised.md.",
-        "",
         f"Best val relative-position accuracy: **{pretext_accuracy:.1%}** (epoch "
         f"{pretext.details['best_epoch']}; chance {CHANCE:.1%}); test pairs at the last epoch: "
         f"{pretext_history['test_accuracy'].iloc[-1]:.1%}.",
-        "",
-        "![pretext accuracy](pretext.png)",
-        "",
+        pretext_curves(pretext_history),
         "## Classifiers",
-        "",
-        results_table(rows).to_markdown(index=False),
-        "",
+        results_table(rows),
         f"Best val acc: the best epoch's (its checkpoint gives the test accuracy). Plateau: the "
         f"run's last epoch to raise the best val accuracy so far by more than "
         f"{PLATEAU_EPSILON:.1%}, when at least {PLATEAU_PATIENCE} epochs without such a gain "
@@ -307,13 +305,22 @@ def write_report(store: RunStore, prefix: str, run_ids: list[int], out: Path, co
         "reaching 90 % of the run's best val accuracy, and the training seconds until then. "
         "90 % of a loss fall: the first epoch at which the loss has come 90 % of the way from "
         "log(classes) (a uniform guess) to its lowest value.",
-        "",
-        "![curves](curves.png)",
-        "",
-        *rerun_lines(runs),
-        *conclusion_lines(conclusions(rows, pretext_accuracy)),
-    ]
-    return write_readme(out, text)
+        *fraction_curves(store, rows),
+        "\n".join(conclusion_lines(conclusions(rows, pretext_accuracy))).rstrip("\n"),
+    )
+
+
+def study_name(prefix: str) -> str:
+    """The reference-run study of one data set's pretraining (its page is reports/ssl/DATA)."""
+    return f"ssl_{prefix}"
+
+
+def page_from_reference(store: RunStore, prefix: str) -> Page:
+    """The page of the shipped reference runs of `prefix` (`core.runs.reference`)."""
+    runs = reference_runs(store, study_name(prefix))
+    if not runs:
+        raise LookupError(f"the run store holds no self-supervised reference runs of {prefix}")
+    return ssl_page(store, prefix, list(runs.values()))
 
 
 def main(argv: list[str]) -> int:
@@ -328,13 +335,29 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--runs", type=int, nargs="*", help="report on these finished runs")
     parser.add_argument("--out", default=None, help="default: reports/ssl/DATA")
     parser.add_argument("--db", default=None, help="run store path (default: the app's)")
+    parser.add_argument(
+        "--export-reference",
+        action="store_true",
+        help="ship the runs as the app's reference runs and write the page from them",
+    )
+    parser.add_argument(
+        "--from-reference",
+        action="store_true",
+        help="train nothing: write the page from the shipped reference runs",
+    )
     args = parser.parse_args(argv)
-    store = RunStore(args.db or default_db_path())
-    run_ids = args.runs or launch(store, args.data, args.imagenet, args.seed)
-    command = " ".join([parser.prog, *argv])
     out = Path(args.out) if args.out else REPO_ROOT / "reports" / "ssl" / args.data
     try:
-        path = write_report(store, args.data, run_ids, out, command)
+        if not args.from_reference:
+            store = RunStore(args.db or default_db_path())
+            run_ids = args.runs or launch(store, args.data, args.imagenet, args.seed)
+            page = ssl_page(store, args.data, run_ids)  # checks the runs first
+        if args.export_reference:
+            export_reference(store, study_name(args.data), run_ids)
+        if args.from_reference or args.export_reference:
+            with fresh_reference_store() as shipped:
+                page = page_from_reference(shipped, args.data)
+        path = to_markdown(page, out)
     except (ValueError, KeyError, RuntimeError) as error:
         parser.error(str(error))
     print(f"wrote {path}")

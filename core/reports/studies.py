@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.reports import inference, loan, pq
+from core.reports import images, inference, loan, pq, pseudo_labels, ssl
 from core.reports.page import Page
 from core.runs.reference import reference_runs
 from core.runs.store import RunStore
@@ -46,6 +46,31 @@ STUDIES: dict[str, Study] = {
         "how depth, skip connections, dropout, weight decay and learning rate change an MLP "
         "that predicts loan default (ROC-AUC)",
         lambda store: loan.loan_page(store, loan.study_from_reference(store)),
+    ),
+    **{
+        images.study_name(prefix): Study(
+            f"{name}: four fine-tuning recipes",
+            f"whether gradual unfreezing with an adaptive lr, iterative augmentation or both "
+            f"beat plain fine-tuning of a pretrained network on {name} (test accuracy, paired "
+            "tests over seeds and test pictures)",
+            lambda store, prefix=prefix: images.page_from_reference(store, prefix),
+        )
+        for prefix, name in (("digits", "Digits"), ("fashion", "Fashion-MNIST"))
+    },
+    **{
+        ssl.study_name(prefix): Study(
+            f"Self-supervised pretraining: {name}",
+            "whether context-prediction pretraining without labels helps a classifier trained "
+            f"on 100 %, 50 % and 10 % of the {name} labels (speed, plateau, best accuracy)",
+            lambda store, prefix=prefix: ssl.page_from_reference(store, prefix),
+        )
+        for prefix, name in (("digits", "digits"), ("fashion", "Fashion-MNIST"))
+    },
+    pseudo_labels.STUDY: Study(
+        "Pseudo-labeling",
+        "whether a student trained on a teacher's confident pseudo-labels beats the teacher "
+        "when few pictures are labeled",
+        pseudo_labels.page_from_reference,
     ),
     "inference": Study(
         "Inference optimisation",

@@ -18,8 +18,10 @@ store already holds, so it may run at every start. Large files (checkpoints over
 
 import json
 import shutil
+import tempfile
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +97,7 @@ def load_reference_runs(store: RunStore, folder: Path = REFERENCE_DIR) -> list[i
     }
     added = []
     for bundle in sorted(folder.glob(f"*/{BUNDLE}")):
+        new_ids: dict[str, str] = {}  # a run of the bundle: its id where it was made -> here
         for record in json.loads(bundle.read_text(encoding="utf-8")):
             if record["details"]["reference"] in present:
                 continue
@@ -102,9 +105,13 @@ def load_reference_runs(store: RunStore, folder: Path = REFERENCE_DIR) -> list[i
                 name: str(bundle.parent / relative)
                 for name, relative in record["artifacts"].items()
             }
-            row = {**record, "artifacts": artifacts, "owner": REFERENCE_OWNER}
+            config = dict(record["config"])
+            if config.get("init_from") in new_ids:  # started from a run of the same study
+                config["init_from"] = new_ids[config["init_from"]]
+            row = {**record, "config": config, "artifacts": artifacts, "owner": REFERENCE_OWNER}
             row["owner_name"] = OWNER_NAME
             added.append(store.insert_finished(row, pd.DataFrame(record["metrics"])))
+            new_ids[str(record["details"]["exported_from_run"])] = str(added[-1])
     return added
 
 
@@ -118,3 +125,16 @@ def reference_runs(store: RunStore, study: str) -> dict[str, int]:
         if str(run.details.get("reference", "")).startswith(prefix)
     }
     return found
+
+
+@contextmanager
+def fresh_reference_store() -> Iterator[RunStore]:
+    """A temporary run store holding only the shipped reference runs, with the ids a fresh app
+    gives them (the committed reports are written from it, so they name those ids)."""
+    with tempfile.TemporaryDirectory(prefix="dlstudio-reference-") as folder:
+        store = RunStore(Path(folder) / "runs.sqlite")
+        try:
+            load_reference_runs(store)
+            yield store
+        finally:
+            store.close()

@@ -1,0 +1,47 @@
+"""Test accuracy with its uncertainty, shared by the image studies' pages.
+
+Two sources of chance move a test accuracy: the training run (its seed) and the test pictures
+(another draw of pictures would score differently). `accuracy_interval` covers the first when
+there are several seeds (a t-interval of the mean over seeds) and the second when there is one
+run (Wilson's interval over its test pictures). `disagreement_p_value` asks whether two models
+differ on the same test pictures: a sign-flip (McNemar-type) test over the pictures where one
+is right and the other wrong, one-sided in the direction observed.
+"""
+
+import numpy as np
+from scipy import stats
+
+from core.metrics.significance import paired_permutation
+
+PERMUTATIONS = 10_000  # random sign patterns when too many pictures disagree for all of them
+LEVEL = 0.95
+
+
+def accuracy_interval(accuracies: list[float], test_pictures: int) -> tuple[float, float]:
+    """The 95 % interval of the mean accuracy: over seeds (t) when there are several runs,
+    over the test pictures (Wilson) when there is one."""
+    values = np.asarray(accuracies, dtype=float)
+    if values.size == 0:
+        raise ValueError("no accuracies to summarise")
+    if values.size == 1:
+        correct = round(float(values[0]) * test_pictures)
+        interval = stats.binomtest(correct, test_pictures).proportion_ci(LEVEL, method="wilson")
+        return float(interval.low), float(interval.high)
+    half = stats.t.ppf((1 + LEVEL) / 2, values.size - 1) * values.std(ddof=1) / values.size**0.5
+    return float(values.mean() - half), float(values.mean() + half)
+
+
+def interval_text(low: float, high: float, scale: float = 100, digits: int = 2) -> str:
+    """`[low, high]` scaled (percent by default)."""
+    return f"[{low * scale:.{digits}f}, {high * scale:.{digits}f}]"
+
+
+def disagreement_p_value(right_a: np.ndarray, right_b: np.ndarray) -> float:
+    """One-sided p-value that A and B are equally good, in the direction observed: a sign-flip
+    test over the pictures (pairs) where exactly one of them is right. 1.0 when none differ."""
+    d = np.asarray(right_a, dtype=float) - np.asarray(right_b, dtype=float)
+    d = d[d != 0]
+    if d.size == 0:
+        return 1.0
+    direction = 1.0 if d.sum() >= 0 else -1.0
+    return paired_permutation(direction * d, n_resamples=PERMUTATIONS).p_value
