@@ -40,7 +40,8 @@ MAX_UPLOAD_MB = 50  # any single upload; images are held to 20 MB by core.vision
 
 def build_app(runner: JobRunner) -> gr.Blocks:
     visitor_controls = visitor.controls()
-    with gr.Blocks(title="DL Studio") as demo:
+    # Gradio keeps a copy of every file it serves (downloads, plots); drop those over an hour old
+    with gr.Blocks(title="DL Studio", delete_cache=(3600, 3600)) as demo:
         gr.Markdown("# DL Studio\nHands-on deep learning: every tab is a working tool.")
         visitor.sign_in_button()
         with gr.Tabs():

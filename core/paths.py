@@ -16,12 +16,15 @@ store never is. A host or a terminal user opens more folders with `allow_paths`
 
 import os
 import re
+import shutil
 import tempfile
+import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ALLOW_ENV = "DLSTUDIO_ALLOW_PATHS"  # extra readable folders, separated by os.pathsep
 UPLOADS_PREFIX = "uploads/"  # "uploads/NAME" names a kept upload without a server path
+DOWNLOADS_MAX_AGE_S = 3600  # a download's folder outlives Gradio's copy of it by far
 
 
 class PathRefused(ValueError):
@@ -54,6 +57,21 @@ def upload_name(kept: Path) -> str:
 def gradio_upload_dir() -> Path:
     """Where Gradio writes an upload before a handler sees it (`GRADIO_TEMP_DIR`)."""
     return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
+
+
+def download_folder(prefix: str) -> Path:
+    """A new folder for files made for a visitor to download (an export, a study's zip).
+
+    Gradio serves a copy from its own cache, so the folders under the system's temporary
+    directory (which Gradio may serve) live for an hour; each call first removes the older
+    ones, so a busy host's disk does not fill with exports."""
+    root = Path(tempfile.gettempdir()) / "dlstudio-downloads"
+    root.mkdir(exist_ok=True)
+    cutoff = time.time() - DOWNLOADS_MAX_AGE_S
+    for old in root.iterdir():
+        if old.stat().st_mtime < cutoff:
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=root))
 
 
 def shipped_data_dirs() -> list[Path]:

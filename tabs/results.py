@@ -7,12 +7,10 @@ choice of runs; this module only lays a page's blocks out: Markdown as text, tab
 read-only tables, figures as interactive plotly charts.
 """
 
-import tempfile
-from pathlib import Path
-
 import gradio as gr
 import pandas as pd
 
+from core.paths import download_folder
 from core.reports.page import ForDevelopers, Page, plotly_figure
 from core.reports.run_set import MAX_RUNS, zipped_page
 from core.reports.studies import STUDIES, available_studies, study_page
@@ -61,7 +59,7 @@ def make_page(store: RunStore, visitor: Visitor, run_ids: list):
     """The page of the chosen runs, and the same page zipped for download."""
     if not run_ids:
         raise gr.Error("Choose the runs first (yours or the reference runs).")
-    out = Path(tempfile.mkdtemp(prefix="dlstudio-page-")) / "study.zip"
+    out = download_folder("page-") / "study.zip"
     try:
         chosen = check_can_see_all(store, run_ids, visitor, HostLimits.from_env(), MAX_RUNS)
         heavy.rate_limiter().check(visitor.key)  # seconds of bootstrap per run: a heavy event

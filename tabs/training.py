@@ -12,15 +12,13 @@ the reference runs (in class mode everyone's, read-only), and only its owner (or
 cancels, renames, shares or deletes it. Nothing in the tab names a server path.
 """
 
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import gradio as gr
 
 from core.experiments import get_experiment, list_experiments
-from core.paths import upload_name
+from core.paths import download_folder, upload_name
 from core.runs import view
 from core.runs.access import check_can_see, check_can_see_all, visible_owners
 from core.runs.export import config_diff, export_runs
@@ -319,7 +317,7 @@ def export_compared(runner: JobRunner, visitor: Visitor, run_ids: list[int]) -> 
     if not run_ids:
         raise gr.Error("Choose runs to compare first: the export holds the compared runs.")
     run_ids = visible_runs(runner, visitor, run_ids, "Export")
-    folder = Path(tempfile.mkdtemp(prefix="dlstudio-export-"))
+    folder = download_folder("export-")
     return [str(path) for path in export_runs(runner.store, run_ids, folder)]
 
 

@@ -7,6 +7,8 @@ as a server's own files are.
 """
 
 import os
+import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,11 +19,13 @@ from core.config import build_config
 from core.experiments import get_experiment
 from core.paths import (
     ALLOW_ENV,
+    DOWNLOADS_MAX_AGE_S,
     REPO_ROOT,
     PathRefused,
     allow_paths,
     confine,
     default_db_path,
+    download_folder,
     uploads_dir,
 )
 from core.tabular.data import read_csv
@@ -244,3 +248,15 @@ def test_train_refuses_a_server_file_and_reads_it_once_allowed(server, capsys, m
     assert status == 2 and out == "" and "data: refused" in err and "canary" not in err
     status, _, err = run_dlstudio(["--allow-path", str(server.parent), *argv], capsys)
     assert status == 2 and "columns are: HF_TOKEN=canary" in err  # read: the user allowed it
+
+
+def test_download_folders_older_than_an_hour_are_removed(monkeypatch, tmp_path):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    old = download_folder("export-")
+    (old / "runs.csv").write_text("id\n1\n")
+    hour_ago = time.time() - DOWNLOADS_MAX_AGE_S - 5
+    os.utime(old, (hour_ago, hour_ago))
+    recent = download_folder("page-")
+    new = download_folder("page-")
+    assert not old.exists() and recent.is_dir() and new.is_dir() and recent != new
+    assert new.parent == tmp_path / "dlstudio-downloads"

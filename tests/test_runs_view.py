@@ -1,6 +1,8 @@
 """What the Training tab shows of the run store (core.runs.view): config forms, tables, status
 lines."""
 
+from dataclasses import asdict
+
 import pandas as pd
 import pytest
 
@@ -219,3 +221,12 @@ def test_filtered_to_one_experiment_the_runs_table_shows_the_configs_that_vary(s
     assert list(table.columns) == [*EVERYONES_COLUMNS, "lr"]  # seed and epochs are the same
     assert table["lr"].tolist() == ["0.05", "0.01"]
     assert list(runs_table(store).columns) == EVERYONES_COLUMNS  # all experiments: no config
+
+
+def test_runs_table_says_what_each_run_changed_from_its_experiments_defaults(store):
+    defaults = asdict(get_experiment("loan_exp1").make_config())
+    plain = store.create("loan_exp1", {**defaults, "seed": 7})  # a seed names no variant
+    faster = store.create("loan_exp1", {**defaults, "lr": 0.05, "epochs": 3})
+    settings = runs_table(store).set_index("id")["settings"]
+    assert settings[plain] == ""
+    assert settings[faster] == "lr=0.05, epochs=3"

@@ -6,10 +6,12 @@ metrics, progress, artifacts). Later tabs register theirs with `register(...)` i
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from core.config import build_config
+
+NAMES_NO_VARIANT = ("seed", "device", "resume", "data_root")  # config keys that name no variant
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,16 @@ class Experiment:
     def make_config(self, values: dict[str, Any] | None = None) -> Any:
         """This experiment's config: its defaults, overridden by `values` (strings are parsed)."""
         return build_config(self.config_type, {**self.defaults, **(values or {})})
+
+    def changed_values(self, config: dict[str, Any]) -> dict[str, Any]:
+        """The values of `config` that differ from this experiment's defaults: what names a
+        variant (seed, device, resume and data_root name none)."""
+        defaults = asdict(self.make_config())
+        return {
+            key: value
+            for key, value in config.items()
+            if key not in NAMES_NO_VARIANT and defaults.get(key) != value
+        }
 
     def checked_config(self, values: dict[str, Any] | None = None) -> Any:
         """`make_config`, then `check_data`: raises ValueError for bad values or unusable data

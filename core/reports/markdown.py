@@ -7,23 +7,15 @@ wording, so a regenerated report reads like its siblings.
 """
 
 from collections.abc import Iterable
-from dataclasses import asdict
 from pathlib import Path
 
 from core.experiments import get_experiment
 from core.runs.store import Run
 
-LABEL_IGNORES = ("seed", "device", "resume", "data_root")  # config keys that name no variant
-
 
 def changed_values(run: Run) -> dict:
     """The run's config values that differ from its experiment's defaults."""
-    defaults = asdict(get_experiment(run.experiment).make_config())
-    return {
-        key: value
-        for key, value in run.config.items()
-        if key not in LABEL_IGNORES and defaults.get(key) != value
-    }
+    return get_experiment(run.experiment).changed_values(run.config)
 
 
 def _cli(value) -> str:

@@ -26,6 +26,7 @@ RUNS_COLUMNS = [
     "name",
     "tags",
     "experiment",
+    "settings",  # the values that differ from the experiment's defaults
     "status",
     "progress",
     "metric",
@@ -103,8 +104,9 @@ def runs_table(
     tag: str | None = None,
     archived: bool = False,
 ) -> pd.DataFrame:
-    """Newest runs first: id, name, tags, experiment, status, progress, final headline metric,
-    timing; and the owner's name when `owners` is None (everyone's runs). Archived runs are
+    """Newest runs first: id, name, tags, experiment, its settings (the values that differ from
+    the experiment's defaults), status, progress, final headline metric, timing; and the
+    owner's name when `owners` is None (everyone's runs). Archived runs are
     left out unless `archived` (then they are listed too). Filtered to one `experiment`, the
     table ends with a column per config key whose value differs among the runs listed."""
     rows = []
@@ -125,6 +127,7 @@ def runs_table(
                 "tags": ", ".join(run.tags),
                 "owner": run.owner_name,
                 "experiment": run.experiment,
+                "settings": _settings(run),
                 "status": run.status,
                 "progress": f"{run.progress:.0%}",
                 "metric": metric,
@@ -393,6 +396,15 @@ def sweep_ids(store: RunStore, owners: Collection[str] | None = None) -> list[st
 def _markdown_text(text: str) -> str:
     """`text` shown as typed in Markdown: a run's name is its owner's, and others may see it."""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def _settings(run: Run) -> str:
+    """The run's config values that differ from its experiment's defaults, `key=value` each."""
+    try:
+        changed = get_experiment(run.experiment).changed_values(run.config)
+    except KeyError:  # an experiment this version no longer has
+        return ""
+    return ", ".join(f"{key}={value}" for key, value in changed.items())
 
 
 def _rounded(value: float | None, digits: int = 4) -> float | None:
