@@ -87,6 +87,28 @@ def test_a_bundle_loads_into_a_fresh_store_as_it_was_once_and_read_only(tmp_path
     assert fresh.get(added[0]).status == "done"
 
 
+def test_two_files_of_one_name_ship_apart_and_a_run_started_from_another_follows_it(tmp_path):
+    source = RunStore(tmp_path / "source.sqlite")
+    pretext = finished_run(source, "digits_context", 1)
+    student = source.create("digits_finetune", {"seed": 0, "init_from": str(pretext)})
+    for stage, score in (("teacher", 0.25), ("student1", 0.75)):
+        folder = source.run_dir(student) / stage
+        folder.mkdir(parents=True)
+        np.savez(folder / "test_predictions.npz", score=np.array([score]))
+        source.add_artifact(student, f"{stage}_test_predictions", folder / "test_predictions.npz")
+    source.finish(student, "done")
+    export_reference(source, "toy", [pretext, student], tmp_path / "shipped")
+
+    fresh = RunStore(tmp_path / "fresh.sqlite")
+    fresh.create("loan_exp1", {"seed": 1})  # ids move on by one
+    new_pretext, new_student = load_reference_runs(fresh, tmp_path / "shipped")
+    artifacts = fresh.get(new_student).artifacts
+    assert np.load(artifacts["teacher_test_predictions"])["score"].tolist() == [0.25]
+    assert np.load(artifacts["student1_test_predictions"])["score"].tolist() == [0.75]
+    assert new_pretext != pretext
+    assert fresh.get(new_student).config["init_from"] == str(new_pretext)
+
+
 def test_only_finished_runs_are_exported(tmp_path):
     store = RunStore(tmp_path / "runs.sqlite")
     queued = store.create("loan_exp1", {"seed": 0})
@@ -128,7 +150,13 @@ def test_the_loan_page_has_the_numbers_of_the_committed_report(shipped):
 
 
 @pytest.mark.parametrize(
-    ("study", "folder"), [("loan", "loan_default"), ("inference", "inference"), ("pq", "pq")]
+    ("study", "folder"),
+    [
+        ("loan", "loan_default"),
+        ("pseudo_labeling", "pseudo_labeling"),
+        ("inference", "inference"),
+        ("pq", "pq"),
+    ],
 )
 def test_the_app_and_the_repository_show_the_same_page(shipped, study, folder, tmp_path):
     """The Results tab's page, written as a README, is the committed report, word for word."""
@@ -142,4 +170,5 @@ def test_the_pages_are_written_in_the_background_at_start(tmp_path):
     load_reference_runs(store)
     studies.write_pages_in_background(store).join(timeout=300)
     written = {key[1] for key in studies._pages if key[0] == str(store.path)}
-    assert written == set(available_studies(store)) == {"loan", "inference", "pq"}
+    shipped = {"loan", "pseudo_labeling", "inference", "pq"}
+    assert written == set(available_studies(store)) == shipped

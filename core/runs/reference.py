@@ -79,14 +79,17 @@ def export_reference(
 
 
 def _copy_small_artifacts(artifacts: dict[str, str], folder: Path) -> dict[str, str]:
-    """Copy the files under the size cap into `folder`; their names relative to the study."""
+    """Copy the files under the size cap into `folder`, each named after its artifact (a run
+    may keep two `test_predictions.npz`, its teacher's and its own); their names relative to
+    the study."""
     kept = {}
     for name, source in artifacts.items():
         source_path = Path(source)
         if source_path.is_file() and source_path.stat().st_size <= MAX_ARTIFACT_BYTES:
             folder.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source_path, folder / source_path.name)
-            kept[name] = f"{folder.name}/{source_path.name}"
+            copy = f"{name}{source_path.suffix}"
+            shutil.copyfile(source_path, folder / copy)
+            kept[name] = f"{folder.name}/{copy}"
     return kept
 
 
