@@ -40,9 +40,9 @@ def events(key: str) -> dict[str, Callable[[], object]]:
     controls = (key, "", "gd", subject.lr, 0.9, -9, *start, 100)
     methods = ["gd", "momentum", "nesterov"]
     return {
-        "choose": lambda: tab.choose_function(key, ""),
+        "choose": lambda: tab.choose_function(key, "", "gd", 0.9, -9, 100),
         "descend": lambda: tab.descend(*controls),
-        "show step": lambda: [tab.show_step(*controls, 3)],
+        "show step": lambda: tab.show_step(*controls, 3),
         "next step": lambda: tab.move_step(+1)(*controls, 3),
         "compare": lambda: tab.compare(key, "", methods, tab.COMPARE_LR, 0.9, 300),
     }

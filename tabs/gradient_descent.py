@@ -4,8 +4,14 @@ Panels: the controls (function, method and its settings), the path (summary, con
 step player and the trajectory) and the comparison of several methods on one plot. The functions
 behind the events take the controls' values and return figures and tables; `build` lays the
 panels out and wires the controls to the path.
+
+A refused input (a function that does not parse, a start outside its range) leaves every
+control and figure as it was and is said once in the message line under the function: a raised
+`gr.Error` would mark each of the event's outputs, the controls among them, as failed.
 """
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import gradio as gr
@@ -46,28 +52,25 @@ def _start_sliders(subject: view.Subject):
     return updates
 
 
-def choose_function(key: str, text: str):
-    """Switching function: its start point, learning rate and slider ranges."""
-    try:
-        subject = view.resolve(key, text)
-    except ValueError as error:
-        raise gr.Error(str(error)) from None
-    return key, *_start_sliders(subject), subject.lr
+def refusing(outputs: int) -> Callable:
+    """Run an event; a ValueError leaves its `outputs` as they are and says why in the message
+    line (the event's last output), which a good answer clears."""
+
+    def wrap(handler: Callable) -> Callable:
+        @functools.wraps(handler)
+        def event(*values):
+            try:
+                return (*handler(*values), "")
+            except ValueError as error:
+                return (*[gr.skip()] * outputs, f"⚠️ {error}")
+
+        return event
+
+    return wrap
 
 
-def _inputs(key, text, method, lr, momentum, log_eps, x0, y0, max_steps):
-    """The subject and the run the controls describe, or a UI error saying what is wrong."""
-    try:
-        subject = view.resolve(key, text)
-        run = view.run_method(subject, method, lr, momentum, 10.0**log_eps, (x0, y0), max_steps)
-    except ValueError as error:
-        raise gr.Error(str(error)) from None
-    return subject, run
-
-
-def descend(key, text, method, lr, momentum, log_eps, x0, y0, max_steps):
-    """Run the chosen method: summary, figure at the last step, table, and the step slider."""
-    subject, run = _inputs(key, text, method, lr, momentum, log_eps, x0, y0, max_steps)
+def _path(subject: view.Subject, run, log_eps: float) -> tuple:
+    """The path panel for a run: summary, figure at the last step, table, the step slider."""
     return (
         view.summary_markdown(subject, run, 10.0**log_eps),
         view.path_figure(subject, [run], step=run.steps),
@@ -76,13 +79,39 @@ def descend(key, text, method, lr, momentum, log_eps, x0, y0, max_steps):
     )
 
 
+@refusing(outputs=8)
+def choose_function(key: str, text: str, method, momentum, log_eps, max_steps):
+    """Switching function: its start point, learning rate and slider ranges, and its path
+    from there (one event, so that a refused function changes nothing at all)."""
+    subject = view.resolve(key, text)
+    eps = 10.0**log_eps
+    run = view.run_method(subject, method, subject.lr, momentum, eps, subject.start, max_steps)
+    return key, *_start_sliders(subject), subject.lr, *_path(subject, run, log_eps)
+
+
+def _inputs(key, text, method, lr, momentum, log_eps, x0, y0, max_steps):
+    """The subject and the run the controls describe (ValueError: what is wrong)."""
+    subject = view.resolve(key, text)
+    run = view.run_method(subject, method, lr, momentum, 10.0**log_eps, (x0, y0), max_steps)
+    return subject, run
+
+
+@refusing(outputs=4)
+def descend(key, text, method, lr, momentum, log_eps, x0, y0, max_steps):
+    """Run the chosen method: summary, figure at the last step, table, and the step slider."""
+    subject, run = _inputs(key, text, method, lr, momentum, log_eps, x0, y0, max_steps)
+    return _path(subject, run, log_eps)
+
+
+@refusing(outputs=1)
 def show_step(key, text, method, lr, momentum, log_eps, x0, y0, max_steps, step):
     """The figure with step `step` marked (its tangent or descent direction)."""
     subject, run = _inputs(key, text, method, lr, momentum, log_eps, x0, y0, max_steps)
-    return view.path_figure(subject, [run], step=int(step))
+    return (view.path_figure(subject, [run], step=int(step)),)
 
 
 def move_step(delta: int):
+    @refusing(outputs=2)
     def move(key, text, method, lr, momentum, log_eps, x0, y0, max_steps, step):
         subject, run = _inputs(key, text, method, lr, momentum, log_eps, x0, y0, max_steps)
         step = min(max(int(step) + delta, 0), run.steps)
@@ -92,25 +121,27 @@ def move_step(delta: int):
 
 
 def play_tick(key, text, method, lr, momentum, log_eps, x0, y0, max_steps, step):
-    """One frame of the animation: the next step, and the timer stops at the last one."""
-    subject, run = _inputs(key, text, method, lr, momentum, log_eps, x0, y0, max_steps)
+    """One frame of the animation: the next step, and the timer stops at the last one (or at a
+    refused input, said once)."""
+    try:
+        subject, run = _inputs(key, text, method, lr, momentum, log_eps, x0, y0, max_steps)
+    except ValueError as error:
+        return gr.skip(), gr.skip(), gr.Timer(active=False), f"⚠️ {error}"
     step = int(step) + 1 if int(step) < run.steps else 0  # Play at the end starts over
     figure = view.path_figure(subject, [run], step=step)
-    return step, figure, gr.Timer(active=step < run.steps)
+    return step, figure, gr.Timer(active=step < run.steps), ""
 
 
+@refusing(outputs=2)
 def compare(key, text, methods, lr, momentum, max_steps):
     """Several methods from the function's start point with the same settings, on one figure."""
     if not methods:
-        raise gr.Error("Tick at least one method to compare.")
-    try:
-        subject = view.resolve(key, text)
-        runs = [
-            view.run_method(subject, method, lr, momentum, COMPARE_EPS, subject.start, max_steps)
-            for method in methods
-        ]
-    except ValueError as error:
-        raise gr.Error(str(error)) from None
+        raise ValueError("Tick at least one method to compare.")
+    subject = view.resolve(key, text)
+    runs = [
+        view.run_method(subject, method, lr, momentum, COMPARE_EPS, subject.start, max_steps)
+        for method in methods
+    ]
     return view.path_figure(subject, runs), view.comparison_table(runs)
 
 
@@ -133,6 +164,7 @@ class Controls:
     y0: gr.Slider
     max_steps: gr.Slider
     run: gr.Button
+    message: gr.Markdown  # what was refused, if anything
 
     @property
     def inputs(self) -> list:
@@ -159,6 +191,7 @@ def controls_panel(choices, method_choices, first: view.Subject, settings: dict)
         max_length=200,
         elem_id="gd-expression",
     )
+    message = gr.Markdown(elem_id="gd-message")
     method = gr.Radio(method_choices, value="gd", label="Method", elem_id="gd-method")
     lr = _slider(0.0001, 1.0, first.lr, 0.0001, "Learning rate", "gd-lr")
     momentum = _slider(
@@ -172,7 +205,9 @@ def controls_panel(choices, method_choices, first: view.Subject, settings: dict)
     max_steps = _slider(1, 500, settings["max_steps"], 1, "Maximum steps", "gd-max-steps")
     run = gr.Button("Run", variant="primary", elem_id="gd-run")
     gr.Markdown(EXPLANATION, elem_id="gd-explanation")
-    return Controls(function, expression, method, lr, momentum, log_eps, x0, y0, max_steps, run)
+    return Controls(
+        function, expression, method, lr, momentum, log_eps, x0, y0, max_steps, run, message
+    )
 
 
 @dataclass(frozen=True)
@@ -223,6 +258,7 @@ def compare_panel(choices, method_choices, expression: gr.Textbox) -> None:
         "learning rate, β and step limit (the function box above is shared)."
     )
     compared = compare(FIRST_COMPARED, "", ["gd", "momentum", "nesterov"], COMPARE_LR, 0.9, 300)
+    message = gr.Markdown(elem_id="gd-compare-message")
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
             function = gr.Dropdown(
@@ -245,7 +281,7 @@ def compare_panel(choices, method_choices, expression: gr.Textbox) -> None:
         [button.click, function.input, methods.input],
         compare,
         [function, expression, methods, lr, momentum, steps],
-        [plot, table],
+        [plot, table, message],
         api_name="compare",
     )
 
@@ -280,19 +316,20 @@ def build() -> None:
         compare_panel(choices, method_choices, controls.expression)
 
     inputs, stepped = controls.inputs, [*controls.inputs, path.step]
-    chosen = [controls.function, controls.x0, controls.y0, controls.lr]
+    chosen = [controls.function, controls.x0, controls.y0, controls.lr, *path.outputs]
+    settings = [controls.method, controls.momentum, controls.log_eps, controls.max_steps]
     controls.function.input(
         choose_function,
-        [controls.function, controls.expression],
-        chosen,
+        [controls.function, controls.expression, *settings],
+        [*chosen, controls.message],
         api_name="choose_function",
-    ).success(descend, inputs, path.outputs, api_name="descend_chosen")
+    )
     controls.expression.submit(
-        lambda text: choose_function(view.CUSTOM, text),
-        controls.expression,
-        chosen,
+        lambda text, *rest: choose_function(view.CUSTOM, text, *rest),
+        [controls.expression, *settings],
+        [*chosen, controls.message],
         api_name="use_function",
-    ).success(descend, inputs, path.outputs, api_name="descend_typed")
+    )
     sliders = (controls.lr, controls.momentum, controls.log_eps, controls.x0, controls.y0)
     gr.on(
         [
@@ -302,11 +339,13 @@ def build() -> None:
         ],
         descend,
         inputs,
-        path.outputs,
+        [*path.outputs, controls.message],
         api_name="descend",
     )
-    path.step.release(show_step, stepped, path.plot, api_name="show_step")
-    path.previous.click(move_step(-1), stepped, [path.step, path.plot], api_name="previous_step")
-    path.following.click(move_step(+1), stepped, [path.step, path.plot], api_name="next_step")
+    stepping = [path.step, path.plot, controls.message]
+    path.step.release(show_step, stepped, [path.plot, controls.message], api_name="show_step")
+    path.previous.click(move_step(-1), stepped, stepping, api_name="previous_step")
+    path.following.click(move_step(+1), stepped, stepping, api_name="next_step")
     path.play.click(lambda: gr.Timer(active=True), None, path.timer, api_name="play")
-    path.timer.tick(play_tick, stepped, [path.step, path.plot, path.timer], api_name="play_tick")
+    ticked = [path.step, path.plot, path.timer, controls.message]
+    path.timer.tick(play_tick, stepped, ticked, api_name="play_tick")

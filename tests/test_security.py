@@ -396,7 +396,7 @@ def probes() -> list[Probe]:
         )
     )
     for what, text in EXPRESSIONS:
-        table.append(Probe("use_function", lambda w, t=text: [t], what))
+        table.append(Probe("use_function", lambda w, t=text: [t, "gd", 0.9, -9, 100], what))
     decoding = ["smollm2", "", HUGE_TEXT, "greedy", 1.0, 0.9, "assignment", 1, 1, 0]
     table.append(Probe("generate", lambda w: decoding, "a 200,000-character prompt"))
     system = list(decoding)
