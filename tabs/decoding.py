@@ -116,7 +116,9 @@ def generate(model_name, system_text, prompt_text, *values):
     reply, stats, steps, beams, last, step, distribution, kept."""
     settings = settings_from(*values)
     check_prompt(prompt_text)
-    yield streaming("", "Generating… (the first request loads the model)")
+    hidden = [gr.Dataframe(value=None, visible=False) for _ in range(2)]  # the last reply's
+    kept = [gr.skip() for _ in range(4)]  # steps and beams go at once
+    yield ("", "Generating… (the first request loads the model)", *hidden, *kept)
     try:
         lm, steps_stream = start(model_name, system_text, prompt_text, settings)
     except ValueError as error:
@@ -129,7 +131,7 @@ def generate(model_name, system_text, prompt_text, *values):
     yield (
         gr.skip(),
         gr.skip(),
-        steps_table(lm, result),
+        gr.Dataframe(steps_table(lm, result), visible=True),
         gr.Dataframe(beams_table(lm, result) if is_beam else None, visible=is_beam),
         {"model": lm.name, "result": result},
         gr.Slider(maximum=max(2, len(result.token_ids)), value=1),
@@ -332,7 +334,9 @@ def output_panel() -> OutputPanel:
     reply = gr.Textbox(label="Reply", lines=10, interactive=False, elem_id="decoding-output")
     stats = gr.Markdown("Nothing generated yet.", elem_id="decoding-stats")
     with gr.Accordion("Per step: each token's probability and the top 5", open=True):
-        steps = gr.Dataframe(interactive=False, wrap=True, elem_id="decoding-steps")
+        steps = gr.Dataframe(  # shown with the first reply: no placeholder headers before
+            interactive=False, wrap=True, visible=False, elem_id="decoding-steps"
+        )
         beams = gr.Dataframe(
             interactive=False,
             wrap=True,

@@ -74,13 +74,19 @@ def per_vector_choices(dim: int) -> list[int]:
     return [dim * b for b in (1, 2, 4, 8)]
 
 
+def first_m(dim: int) -> int:
+    """The M a set opens with: real product quantization (sub-spaces of 4 dimensions, or 2),
+    not M = D, which quantizes every component on its own."""
+    return next(m for m in (dim // 4, dim // 2, dim) if m >= 1 and dim % m == 0)
+
+
 def controls_for(source: str, vectors: np.ndarray):
     """Describe the chosen set, fit the controls to its dimension, forget the last fit."""
     dim = vectors.shape[1]
     choices = per_vector_choices(dim)
     return (
         describe(source, vectors),
-        dim,
+        first_m(dim),
         _part_slider(dim),
         gr.update(choices=choices, value=choices[1]),
         None,
@@ -131,7 +137,7 @@ def show_part(
 
 def curves(source: str, upload: str | None):
     rows = mse_curves(vectors_of(source, upload))
-    return view.curves_figure(rows), view.curves_table(rows)
+    return view.curves_figure(rows), gr.Dataframe(view.curves_table(rows), visible=True)
 
 
 def compare(source: str, upload: str | None, bits_per_vector: float):
@@ -140,7 +146,7 @@ def compare(source: str, upload: str | None, bits_per_vector: float):
         rows = compare_at_equal_bits(vectors_of(source, upload), bits)
     except VectorInputError as error:
         raise gr.Error(str(error)) from None
-    return view.comparison_markdown(rows), view.comparison_table(rows)
+    return view.comparison_markdown(rows), gr.Dataframe(view.comparison_table(rows), visible=True)
 
 
 def _part_slider(parts: int):
@@ -163,7 +169,8 @@ def _part_figure(vectors: np.ndarray, quantizer: ProductQuantizer, part: int):
 
 
 def _table(label: str, elem_id: str) -> gr.Dataframe:
-    return gr.Dataframe(label=label, interactive=False, elem_id=elem_id)
+    """A results table, shown with its first result (empty, it would show placeholder headers)."""
+    return gr.Dataframe(label=label, interactive=False, visible=False, elem_id=elem_id)
 
 
 def build() -> None:
@@ -188,17 +195,17 @@ def build() -> None:
             )
             info = gr.Markdown(describe(FIRST, first), elem_id="pq-source-info")
             m = gr.Number(
-                first_dim,
+                first_m(first_dim),
                 precision=0,
                 label="M, the number of sub-spaces (M = D: each component on its own)",
                 elem_id="pq-m",
             )
             bits = gr.Slider(
-                1, MAX_BITS, value=2, step=1, label="bits per code (K = 2^bits)", elem_id="pq-bits"
+                1, MAX_BITS, value=8, step=1, label="bits per code (K = 2^bits)", elem_id="pq-bits"
             )
             method = gr.Radio(
                 list(METHODS),
-                value="optimal",
+                value="kmeans",
                 label="How codebooks are found (optimal, lloyd, uniform need M = D)",
                 elem_id="pq-method",
             )
@@ -234,7 +241,7 @@ def build() -> None:
 
     chosen = [source, upload]
     setting_outputs = [info, m, part, per_vector, fitted]
-    source.change(choose_set, chosen, setting_outputs, api_name="pq_choose_set")
+    source.input(choose_set, chosen, setting_outputs, api_name="pq_choose_set")  # a user's choice
     upload.upload(uploaded, upload, [upload, source, *setting_outputs], api_name="pq_upload")
     run.click(
         quantize, [*chosen, m, bits, method], [metrics, plot, part, fitted], api_name="pq_quantize"

@@ -110,7 +110,8 @@ def run_evaluation(collection: str, corpus: Corpus | None):
         f"{r['collection']}: {r['documents']} answers, {r['evaluation_queries']} test questions"
         for r in result["collections"]
     )
-    return table, figure, f"{sizes}.\n\n*Protocol:* {PROTOCOL}."
+    note = f"{sizes}.\n\n*Protocol:* {PROTOCOL}."
+    return gr.Dataframe(table, visible=True), gr.Plot(figure, visible=True), note
 
 
 def load_visitor_corpus(load, source: str | None, current: Corpus | None, request: gr.Request):
@@ -202,8 +203,11 @@ def build() -> None:
     )
     evaluate_button = gr.Button("Evaluate every retriever", elem_id="retrieval-evaluate")
     evaluation_note = gr.Markdown(elem_id="retrieval-eval-note")
-    table = gr.Dataframe(label="Metrics", interactive=False, elem_id="retrieval-eval-table")
-    chart = gr.Plot(label="Metrics by retriever", elem_id="retrieval-eval-plot")
+    # both appear with the first evaluation (an empty table would show placeholder headers)
+    table = gr.Dataframe(
+        label="Metrics", interactive=False, visible=False, elem_id="retrieval-eval-table"
+    )
+    chart = gr.Plot(label="Metrics by retriever", visible=False, elem_id="retrieval-eval-plot")
 
     inputs = [query, retriever, collection, k, corpus]
     search_button.click(run_search, inputs, hits, api_name="retrieval_search")

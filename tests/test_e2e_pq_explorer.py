@@ -35,6 +35,12 @@ def quantize(page, m: int, bits: int, method: str) -> None:
     page.locator("#pq-run").click()
 
 
+def test_it_opens_on_product_quantization_with_no_empty_table(tab):
+    sync_api.expect(tab.locator("#pq-m input[type=number]")).to_have_value("16")  # D = 64
+    sync_api.expect(tab.locator("#pq-method input[value=kmeans]")).to_be_checked()
+    sync_api.expect(tab.locator("#pq-compare-table")).to_be_hidden()  # until a comparison
+
+
 def test_m_equals_d_shows_numbers_and_the_component_histogram(tab, screenshot):
     quantize(tab, 64, 2, "optimal")
     metrics = tab.locator("#pq-metrics")
@@ -75,7 +81,8 @@ def test_the_digits_embeddings_are_a_choice_too(tab):
     tab.locator("#pq-source input").click()
     tab.get_by_role("option", name="digits-smallcnn (model embeddings)", exact=True).click()
     sync_api.expect(tab.locator("#pq-source-info")).to_contain_text("1797 vectors x 128 dims")
-    sync_api.expect(tab.locator("#pq-m input[type=number]")).to_have_value("128")
+    # a set opens on product quantization proper: 4 dimensions per sub-space
+    sync_api.expect(tab.locator("#pq-m input[type=number]")).to_have_value("32")
     quantize(tab, 128, 1, "uniform")
     sync_api.expect(tab.locator("#pq-metrics")).to_contain_text("uniform, M = 128", timeout=TIMEOUT)
 
@@ -111,6 +118,7 @@ def test_bad_uploads_get_clear_messages_and_a_good_one_is_used(tab, tmp_path):
     sync_api.expect(tab.locator("#pq-source-info")).to_contain_text(
         "60 vectors x 12 dims", timeout=TIMEOUT
     )
+    sync_api.expect(tab.locator("#pq-m input[type=number]")).to_have_value("3")
     quantize(tab, 12, 8, "optimal")  # 48 training vectors for 256 levels
     tab.get_by_text("only 48 training vectors for 256 centroids").wait_for(timeout=TIMEOUT)
     quantize(tab, 12, 3, "optimal")
