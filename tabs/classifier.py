@@ -195,6 +195,19 @@ def animals_panel(visitor: VisitorControls) -> None:
             raise gr.Error("Upload a photo, take one with the webcam, or pick an example first.")
         return top_classes(who, choice, load_image, photo_file["path"])
 
+    def check_upload(photo_file: dict | None):
+        """An uploaded file that is no readable photo is refused at once, in the words Classify
+        would use, and taken out of the box (it would show a broken thumbnail)."""
+        if photo_file is None:
+            return gr.skip()
+        try:
+            load_image(photo_file["path"])
+        except ImageInputError as error:
+            gr.Warning(redact_paths(str(error.args[0])))
+            return None
+        return gr.skip()
+
+    photo.upload(check_upload, photo, photo, api_name="check_photo", preprocess=False)
     button.click(
         handler(classify),
         [photo, picker, *visitor.inputs],

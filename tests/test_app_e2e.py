@@ -157,6 +157,19 @@ def test_an_animal_photo_is_classified(page, screenshot):
     screenshot(page, "classifier", page.locator("#animal-label"))
 
 
+def test_a_text_file_named_as_a_photo_is_refused_at_upload(page, tmp_path):
+    page.get_by_role("tab", name="Classifier", exact=True).click()
+    fake = tmp_path / "fake.png"
+    fake.write_text("not a picture at all")
+    page.locator("#animal-photo input[type=file]").set_input_files(str(fake))
+    toast = page.locator(".toast-body").filter(has_text="fake.png")
+    sync_api.expect(toast.first).to_be_visible(timeout=30_000)
+    sync_api.expect(page.locator("#animal-photo img")).to_have_count(0)  # no broken thumbnail
+    page.locator("#classify-animal").click()  # the box is empty again: Classify says so
+    empty = page.locator(".toast-body").filter(has_text="Upload a photo")
+    sync_api.expect(empty.first).to_be_visible(timeout=30_000)
+
+
 def test_a_model_trained_in_the_run_store_can_be_chosen_and_draws_are_read_by_it(page, app_data):
     """A reference digits run (one every visitor may use) trained into the app's run store
     appears in the model list after a refresh; choosing it exports it to ONNX and the drawing

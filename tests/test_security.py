@@ -338,6 +338,7 @@ FILE_EVENTS = [  # (event, inputs around the file, the canary its file stands fo
     ("pq_upload", lambda f: [f], "secret.npy", True),
     ("pq_quantize", lambda f: ["upload", f, 3, 2, "optimal"], "secret.npy", True),
     ("classify_animal", lambda f: [f, "animals", None, ""], ".env", False),  # not a photo
+    ("check_photo", lambda f: [f], ".env", True),  # answered by emptying the photo box
 ]
 
 HUGE_TEXT = "x" * 200_000
