@@ -20,14 +20,22 @@ TOOL = "classifier"  # its runtime statement's key in core.hosting.runtime
 TOP_K = 3
 EXAMPLES = sorted(str(path) for path in (REPO_ROOT / "assets" / "examples").glob("*.jpg"))
 
-# Gradio's sketchpad opens with no tool selected; pick the brush as soon as it appears, so
-# a visitor can draw at once. app.py adds every tab's HEAD to the page.
+# Gradio's sketchpad opens with no tool selected, and its clear button deselects the tool
+# again ("select the draw tool to start"). Whenever neither the brush nor the eraser is
+# selected, select the brush, so that drawing, clearing and drawing again needs no click on a
+# tool. app.py adds every tab's HEAD to the page.
 HEAD = """
 <script>
-new MutationObserver((_, observer) => {
-  const brush = document.querySelector('#digit-sketchpad button[aria-label="Brush"]');
-  if (brush) { brush.click(); observer.disconnect(); }
-}).observe(document.documentElement, {childList: true, subtree: true});
+new MutationObserver(() => {
+  const pad = document.querySelector('#digit-sketchpad');
+  if (!pad) return;
+  const brush = pad.querySelector('button[aria-label="Brush"]');
+  const eraser = pad.querySelector('button[aria-label="Erase"]');
+  const chosen = [brush, eraser].some(tool => tool && tool.classList.contains('highlight'));
+  if (brush && !chosen) brush.click();
+}).observe(document.documentElement, {
+  childList: true, subtree: true, attributes: true, attributeFilter: ['class'],
+});
 </script>
 """
 

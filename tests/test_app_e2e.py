@@ -148,6 +148,21 @@ def test_drawing_a_digit_in_the_browser_is_recognised(page):
     page.screenshot(path=str(ARTIFACTS / "classifier-digit.png"), full_page=True)
 
 
+def test_drawing_clearing_and_drawing_again_needs_no_click_on_a_tool(page):
+    if "digits" not in list_models():
+        pytest.skip("models/digits.onnx is not built yet (make models)")
+    page.get_by_role("tab", name="Classifier", exact=True).click()
+    pad = page.locator("#digit-sketchpad")
+    for _ in range(2):  # a seven, cleared, then a seven again
+        draw_strokes(page, [[(0.30, 0.25), (0.70, 0.25), (0.45, 0.80)]])
+        page.locator("#recognise-digit").click()
+        sync_api.expect(page.locator("#digit-label h2")).to_have_text("7", timeout=15_000)
+        pad.locator('button[aria-label="Clear canvas"]').click()
+        sync_api.expect(pad.get_by_text("select the draw tool")).to_be_hidden()
+        page.locator("#recognise-digit").click()  # cleared: nothing to read
+        page.get_by_text("Draw a digit first").first.wait_for(timeout=15_000)
+
+
 def test_an_animal_photo_is_classified(page, screenshot):
     page.get_by_role("tab", name="Classifier", exact=True).click()
     photo = REPO / "assets" / "examples" / "cat_chelsea.jpg"
