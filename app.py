@@ -26,6 +26,7 @@ from tabs import (
     classifier,
     decoding,
     gradient_descent,
+    home,
     metrics,
     pq_explorer,
     results,
@@ -44,14 +45,16 @@ def build_app(runner: JobRunner) -> gr.Blocks:
     with gr.Blocks(title="DL Studio", delete_cache=(3600, 3600)) as demo:
         gr.Markdown("# DL Studio\nHands-on deep learning: every tab is a working tool.")
         visitor.sign_in_button()
-        with gr.Tabs():
+        with gr.Tabs() as tabs:  # each tab's id is its title: Home's buttons select them
+            with gr.Tab(home.TITLE, id=home.TITLE):
+                home.build(tabs)
             for tab in STANDALONE_TABS:
-                with gr.Tab(tab.TITLE):
+                with gr.Tab(tab.TITLE, id=tab.TITLE):
                     runtime_statement(tab.TOOL)
                     build_tab(tab, visitor_controls)
-            with gr.Tab(results.TITLE) as results_tab:
+            with gr.Tab(results.TITLE, id=results.TITLE) as results_tab:
                 results.build(runner.store, visitor_controls, results_tab)
-            with gr.Tab(training.TITLE):
+            with gr.Tab(training.TITLE, id=training.TITLE):
                 runtime_statement(training.TOOL)
                 training.build(runner, visitor_controls)
         visitor.place(demo, visitor_controls)

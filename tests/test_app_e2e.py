@@ -26,6 +26,7 @@ sync_api = pytest.importorskip("playwright.sync_api")
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
 TABS = (
+    "Home",
     "Classifier",
     "Decoding",
     "Retrieval",

@@ -5,10 +5,13 @@ import re
 
 import pytest
 
+from tabs.home import TOOLS
+
 pytestmark = pytest.mark.browser
 sync_api = pytest.importorskip("playwright.sync_api")
 
 TABS = [
+    "Home",
     "Classifier",
     "Decoding",
     "Retrieval",
@@ -52,3 +55,32 @@ def test_the_model_card_keeps_its_rebuild_command_in_the_fold(page):
     sync_api.expect(command).to_be_hidden()
     card.get_by_text("For developers").click()
     sync_api.expect(command).to_be_visible()
+
+
+SIZES = [(1366, 900, "home"), (390, 844, "home-phone")]  # a laptop, a phone
+
+
+@pytest.mark.parametrize(("width", "height", "shot"), SIZES)
+def test_the_home_tab_reaches_every_tool_at_laptop_and_phone_width(
+    browser, app_url, screenshot, width, height, shot
+):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    try:
+        page.goto(app_url)
+        home = page.get_by_role("tab", name="Home", exact=True)
+        sync_api.expect(home).to_have_attribute("aria-selected", "true")  # the first visit
+        sync_api.expect(page.locator("#home-intro")).to_contain_text("working tools")
+        overflow = page.evaluate("document.documentElement.scrollWidth") - width
+        assert overflow <= 1, f"{overflow} px of horizontal scrolling at {width} px"
+        page.get_by_text("Loading...").first.wait_for(state="hidden")
+        screenshot(page, shot)
+        for tool in TOOLS:
+            page.get_by_role("button", name=tool.start, exact=True).click()
+            tab = page.get_by_role("tab", name=tool.title, exact=True)
+            if tab.count():  # at 390 px most tab names sit in the overflow menu
+                sync_api.expect(tab).to_have_attribute("aria-selected", "true")
+            sync_api.expect(page.locator("#home-intro")).to_be_hidden()
+            home.click()
+            sync_api.expect(page.locator("#home-intro")).to_be_visible()
+    finally:
+        page.close()
