@@ -17,6 +17,7 @@ from core.decoding.lm import KNOWN_MODELS, check_prompt_text, default_model, loa
 from core.decoding.strategies import (
     MAX_BEAMS,
     MAX_NEW_TOKENS,
+    SETTINGS_READ,
     TOP_P_RULES,
     DecodingSettings,
     stream,
@@ -79,6 +80,15 @@ def settings_from(strategy, temperature, top_p, rule, beams, max_new, seed) -> D
         )
     except (TypeError, ValueError) as error:
         raise gr.Error(str(error)) from None
+
+
+SETTING_CONTROLS = ("temperature", "top_p", "top_p_rule", "num_beams", "seed")  # panel order
+
+
+def controls_for(strategy: str) -> list:
+    """Show the settings `strategy` reads, hide the others (they would change nothing)."""
+    read = SETTINGS_READ.get(strategy, ())
+    return [gr.update(visible=name in read) for name in SETTING_CONTROLS]
 
 
 def start(model_name: str, system: str, prompt: str, settings: DecodingSettings):
@@ -241,7 +251,8 @@ class SettingsPanel:
 
 
 def settings_panel() -> SettingsPanel:
-    """The strategy and every setting a strategy reads, each saying what it does."""
+    """The strategy and every setting a strategy reads, each saying what it does; only those the
+    chosen strategy reads are shown (greedy, the first, reads none of them)."""
     return SettingsPanel(
         strategy=gr.Radio(
             [(label, name) for name, label in STRATEGY_LABELS.items()],
@@ -257,6 +268,7 @@ def settings_panel() -> SettingsPanel:
             label="Temperature",
             info="Divides the logits: < 1 sharper, > 1 flatter. Temperature and top-p.",
             elem_id="decoding-temperature",
+            visible=False,
         ),
         top_p=gr.Slider(
             0,
@@ -266,6 +278,7 @@ def settings_panel() -> SettingsPanel:
             label="Top-p",
             info="Nucleus: sample only among the most probable tokens holding this mass.",
             elem_id="decoding-top-p",
+            visible=False,
         ),
         rule=gr.Radio(
             list(TOP_P_RULES),
@@ -273,6 +286,7 @@ def settings_panel() -> SettingsPanel:
             label="Top-p rule",
             info="assignment: cumulative probability <= p; paper: smallest set reaching p.",
             elem_id="decoding-top-p-rule",
+            visible=False,
         ),
         beams=gr.Slider(
             1,
@@ -282,6 +296,7 @@ def settings_panel() -> SettingsPanel:
             label="Beams",
             info="Beam search: how many partial answers are kept at every step.",
             elem_id="decoding-num-beams",
+            visible=False,
         ),
         max_new=gr.Slider(
             1,
@@ -299,6 +314,7 @@ def settings_panel() -> SettingsPanel:
             label="Seed",
             info="Same seed, same settings: the same sample.",
             elem_id="decoding-seed",
+            visible=False,
         ),
     )
 
@@ -404,6 +420,12 @@ def build() -> None:
     with gr.Accordion("How the strategies work", open=False):
         gr.Markdown(EXPLANATION)
 
+    settings.strategy.change(
+        controls_for,
+        settings.strategy,
+        [settings.temperature, settings.top_p, settings.rule, settings.beams, settings.seed],
+        api_name="strategy_controls",
+    )
     generation = generate_button.click(
         generate,
         [*request.inputs, *settings.inputs],

@@ -4,6 +4,7 @@ top-p rules on hand-made distributions.
 The same checks on the real offline model are in test_decoding_model.py.
 """
 
+import dataclasses
 import math
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,6 +15,8 @@ from transformers import Qwen2Config, Qwen2ForCausalLM
 from transformers.generation.logits_process import TopPLogitsWarper
 
 from core.decoding.strategies import (
+    SETTINGS_READ,
+    STRATEGIES,
     DecodingSettings,
     choose_token,
     generate,
@@ -380,3 +383,21 @@ def test_concurrent_generations_on_one_model_equal_serial_ones(tiny):
     with ThreadPoolExecutor(max_workers=3) as pool:
         together = list(pool.map(lambda job: generate(tiny, *job, (EOS,)).token_ids, jobs))
     assert together == serial
+
+
+UNREAD_VALUES = {"temperature": 1.7, "top_p": 0.3, "top_p_rule": "paper", "num_beams": 2, "seed": 9}
+
+
+@pytest.mark.parametrize("strategy", list(STRATEGIES))
+def test_a_strategy_ignores_the_settings_it_is_not_said_to_read(tiny, strategy):
+    """SETTINGS_READ decides which controls the Decoding tab shows: a setting left out of it
+    must change nothing, and each one in it must change the reply for some prompt."""
+    base = DecodingSettings(strategy=strategy, temperature=0.8, max_new_tokens=12)
+    replies = [generate(tiny, prompt, base, ()).token_ids for prompt in prompts(6)]
+    for name, value in UNREAD_VALUES.items():
+        changed = dataclasses.replace(base, **{name: value})
+        others = [generate(tiny, prompt, changed, ()).token_ids for prompt in prompts(6)]
+        if name in SETTINGS_READ[strategy]:
+            assert others != replies, f"{strategy} is said to read {name}, which changed nothing"
+        else:
+            assert others == replies, f"{strategy} reads {name}, which is not in SETTINGS_READ"

@@ -70,6 +70,9 @@ def test_beam_search_shows_the_finished_beams(page):
     settings = DecodingSettings("beam", num_beams=2, max_new_tokens=10)
     expected = generate(lm.model, lm.encode(FRANCE), settings, lm.eos_ids).beams
     open_tab(page)
+    sync_api.expect(page.locator("#decoding-num-beams")).to_be_hidden()  # greedy reads no beams
+    page.locator("#decoding-strategy").get_by_text("Beam search (early stopping)").click()
+    sync_api.expect(page.locator("#decoding-temperature")).to_be_hidden()
     set_number(page, "decoding-num-beams", 2)
     ask(page, FRANCE, "Beam search (early stopping)", 10)
     assert wait_done(page) == PARIS
@@ -118,6 +121,7 @@ def test_two_browsers_generating_at_once_get_their_own_reply(page, browser, app_
     try:
         other.goto(app_url)
         open_tab(other)
+        other.locator("#decoding-strategy").get_by_text("Top-p (nucleus) sampling").click()
         set_number(other, "decoding-seed", 3)
         open_tab(page)
         ask(other, primes, "Top-p (nucleus) sampling", 12)

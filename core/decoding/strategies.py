@@ -358,6 +358,16 @@ STRATEGIES: dict[str, Run] = {
     "beam": _beam_search,
 }
 
+# The settings each strategy reads besides max_new_tokens: the others change nothing (the
+# Decoding tab shows only these).
+SETTINGS_READ: dict[str, tuple[str, ...]] = {
+    "greedy": (),
+    "sample": ("seed",),
+    "temperature": ("temperature", "seed"),
+    "top_p": ("temperature", "top_p", "top_p_rule", "seed"),
+    "beam": ("num_beams",),
+}
+
 
 def check_prompt(prompt_ids: list[int], max_new_tokens: int, context_length: int) -> None:
     """A prompt plus the tokens to generate must fit the model's context."""
