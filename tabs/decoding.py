@@ -8,12 +8,19 @@ panels out and wires them.
 """
 
 import dataclasses
+import time
 from dataclasses import dataclass
 
 import gradio as gr
 import pandas as pd
 
-from core.decoding.lm import KNOWN_MODELS, check_prompt_text, default_model, load_lm
+from core.decoding.lm import (
+    KNOWN_MODELS,
+    check_prompt_text,
+    default_model,
+    is_loaded,
+    load_lm,
+)
 from core.decoding.strategies import (
     MAX_BEAMS,
     MAX_NEW_TOKENS,
@@ -115,6 +122,17 @@ def stats_line(lm, result, settings: DecodingSettings) -> str:
     )
 
 
+STEPS_EVERY_S = 0.5  # while a reply streams, its per-step table is redrawn this often
+
+
+def first_words(model_name: str) -> str:
+    """What the stats line says the moment Generate is pressed."""
+    if is_loaded(model_name):
+        return "Generating…"
+    name = (model_name or "").strip() or default_model()
+    return f"Loading the model `{name}` (the first request takes about 20 s), then generating…"
+
+
 def streaming(reply, stats: str) -> tuple:
     """`generate`'s outputs while tokens arrive: the reply and its statistics, the rest kept."""
     return (reply, stats, *(gr.skip() for _ in range(6)))
@@ -128,14 +146,21 @@ def generate(model_name, system_text, prompt_text, *values):
     check_prompt(prompt_text)
     hidden = [gr.Dataframe(value=None, visible=False) for _ in range(2)]  # the last reply's
     kept = [gr.skip() for _ in range(4)]  # steps and beams go at once
-    yield ("", "Generating… (the first request loads the model)", *hidden, *kept)
+    yield ("", first_words(model_name), *hidden, *kept)
     try:
         lm, steps_stream = start(model_name, system_text, prompt_text, settings)
     except ValueError as error:
         yield streaming(gr.skip(), f"Not generated: {error}")
         raise gr.Error(str(error)) from None
+    shown_steps = time.monotonic()
     for result in steps_stream:
-        yield streaming(lm.decode(result.token_ids), stats_line(lm, result, settings))
+        reply, stats = lm.decode(result.token_ids), stats_line(lm, result, settings)
+        if settings.strategy != "beam" and time.monotonic() - shown_steps > STEPS_EVERY_S:
+            shown_steps = time.monotonic()  # the per-step table grows with the reply
+            steps = gr.Dataframe(steps_table(lm, result), visible=True)
+            yield (reply, stats, steps, *(gr.skip() for _ in range(5)))
+            continue
+        yield streaming(reply, stats)
     is_beam = settings.strategy == "beam"
     figure, notes = show_step(lm, result, 1, settings.temperature, settings.top_p)
     yield (
@@ -433,7 +458,13 @@ def build() -> None:
         api_name="generate",
         **ONE_GENERATION_AT_A_TIME,
     )
-    stop_button.click(None, None, None, cancels=[generation], api_name="stop_generation")
+    stop_button.click(
+        lambda: "**Stopped.** The reply above is as far as it got.",
+        None,
+        out.stats,
+        cancels=[generation],
+        api_name="stop_generation",
+    )
     for control in (out.step, settings.temperature, settings.top_p):
         control.release(
             step_view,

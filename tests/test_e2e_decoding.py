@@ -65,6 +65,23 @@ def test_a_greedy_reply_with_its_steps_and_distribution(page):
     sync_api.expect(page.locator("#decoding-distribution")).to_contain_text("' Paris'")
 
 
+def test_the_steps_fill_as_the_reply_streams_and_stop_ends_it(page):
+    open_tab(page)
+    ask(page, "Write a long story about a dragon who learns to cook.", "Greedy", 400)
+    page.wait_for_function(  # a header and four steps, while the reply still streams
+        "(document.querySelector('#decoding-steps [role=grid]')"
+        "?.getAttribute('aria-rowcount') ?? 0) >= 5",
+        timeout=LONG_WAIT,
+    )
+    sync_api.expect(page.locator("#decoding-stats")).to_contain_text(RUNNING)
+    page.locator("#decoding-stop").click()
+    sync_api.expect(page.locator("#decoding-stats")).to_contain_text("Stopped.")
+    reply = page.locator("#decoding-output textarea")
+    stopped_at = reply.input_value()
+    page.wait_for_timeout(2_000)
+    assert reply.input_value() == stopped_at  # nothing more arrives
+
+
 def test_beam_search_shows_the_finished_beams(page):
     lm = load_lm()  # the reference: the core's beams for the same settings
     settings = DecodingSettings("beam", num_beams=2, max_new_tokens=10)

@@ -88,6 +88,11 @@ def default_model() -> str:
     return os.environ.get("DLSTUDIO_LM") or (QWEN if os.environ.get("SPACE_ID") else SMOLLM2)
 
 
+def is_loaded(name: str | None = None) -> bool:
+    """Whether `load_lm(name)` answers at once (the model is in memory already)."""
+    return (name or default_model()).strip() in _loaded
+
+
 def load_lm(name: str | None = None) -> LM:
     """The model `name` (see the module docstring), loaded at the first call and then shared."""
     name = (name or default_model()).strip()
