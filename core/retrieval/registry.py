@@ -32,13 +32,16 @@ RETRIEVERS: dict[str, Callable[[], Retriever]] = {
     "hybrid": lambda: HybridRetriever([BM25Retriever(), char_tfidf(), DenseRetriever()]),
 }
 
-DESCRIPTIONS = {
-    "tfidf": "TF-IDF over words, cosine (the baseline)",
-    "tfidf-char": f"TF-IDF over character {CHAR_NGRAMS[0]}-{CHAR_NGRAMS[1]}-grams, cosine",
-    "bm25": "Okapi BM25 (k1 1.5, b 0.75)",
-    "dense": "all-MiniLM-L6-v2 embeddings, exact inner product (faiss)",
+DESCRIPTIONS = {  # each says which languages it reads
+    "tfidf": "TF-IDF over words, cosine (the baseline; any language)",
+    "tfidf-char": f"TF-IDF over character {CHAR_NGRAMS[0]}-{CHAR_NGRAMS[1]}-grams, cosine (any "
+    "language)",
+    "bm25": "Okapi BM25 (k1 1.5, b 0.75; any language)",
+    "dense": "all-MiniLM-L6-v2 embeddings, exact inner product (faiss); trained on English, "
+    "weaker on Russian",
     "rrf": "reciprocal-rank fusion of BM25 and dense, untuned",
-    "hybrid": "BM25 + char TF-IDF + dense, score mix tuned per script on the tuning split",
+    "hybrid": "BM25 + char TF-IDF + dense, one score mix per query script (Latin, Cyrillic) "
+    "tuned on the tuning split",
 }
 
 
