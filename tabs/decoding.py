@@ -376,7 +376,11 @@ def output_panel() -> OutputPanel:
     stats = gr.Markdown("Nothing generated yet.", elem_id="decoding-stats")
     with gr.Accordion("Per step: each token's probability and the top 5", open=True):
         steps = gr.Dataframe(  # shown with the first reply: no placeholder headers before
-            interactive=False, wrap=True, visible=False, elem_id="decoding-steps"
+            interactive=False,
+            wrap=True,
+            visible=False,
+            column_widths=["9%", "18%", "15%", "58%"],  # headers on one line, the top 5 wide
+            elem_id="decoding-steps",
         )
         beams = gr.Dataframe(
             interactive=False,
@@ -417,7 +421,11 @@ def compare_panel() -> ComparePanel:
     )
     button = gr.Button("Compare", elem_id="decoding-compare")
     table = gr.Dataframe(
-        headers=COMPARE_COLUMNS, interactive=False, wrap=True, elem_id="decoding-compare-table"
+        headers=COMPARE_COLUMNS,
+        interactive=False,
+        wrap=True,
+        column_widths=["16%", "54%", "10%", "10%", "10%"],  # the text wraps, the numbers stay
+        elem_id="decoding-compare-table",
     )
     return ComparePanel(strategies, button, table)
 
