@@ -147,6 +147,17 @@ def run_row(page, run_id: int | str):
     return page.locator("#runs-table").get_by_role("row").filter(has=cell).first
 
 
+TAB_TITLES = (  # the app's tabs, in order
+    "Home",
+    "Classifier",
+    "Decoding",
+    "Retrieval",
+    "Gradient descent",
+    "Metrics",
+    "PQ explorer",
+    "Results",
+    "Training",
+)
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 
 

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pytest
-from conftest import choose_experiment, run_row
+from conftest import TAB_TITLES, choose_experiment, run_row
 
 from core.runs import view
 from core.runs.access import REFERENCE_OWNER
@@ -25,22 +25,11 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
-TABS = (
-    "Home",
-    "Classifier",
-    "Decoding",
-    "Retrieval",
-    "Gradient descent",
-    "Metrics",
-    "PQ explorer",
-    "Results",
-    "Training",
-)
 REFERENCE = Visitor(REFERENCE_OWNER, "the host")  # owner of the runs every visitor may use
 
 
 def test_every_tab_renders(page):
-    for title in TABS:
+    for title in TAB_TITLES:
         tab = page.get_by_role("tab", name=title, exact=True)
         tab.click()
         assert tab.get_attribute("aria-selected") == "true"

@@ -4,23 +4,12 @@ with no data yet shows Gradio's "1 2 3" headers, which reads as broken)."""
 import re
 
 import pytest
+from conftest import TAB_TITLES
 
 from tabs.home import TOOLS
 
 pytestmark = pytest.mark.browser
 sync_api = pytest.importorskip("playwright.sync_api")
-
-TABS = [
-    "Home",
-    "Classifier",
-    "Decoding",
-    "Retrieval",
-    "Gradient descent",
-    "Metrics",
-    "PQ explorer",
-    "Results",
-    "Training",
-]
 
 PLACEHOLDER_HEADERS = """() => [...document.querySelectorAll('table')]
     .filter(table => table.offsetParent !== null)  // shown
@@ -29,7 +18,7 @@ PLACEHOLDER_HEADERS = """() => [...document.querySelectorAll('table')]
 
 
 def test_no_tab_shows_a_placeholder_table_before_its_first_result(page):
-    for title in TABS:
+    for title in TAB_TITLES:
         page.get_by_role("tab", name=title, exact=True).click()
         page.wait_for_timeout(500)  # the tab's panels render
         assert page.evaluate(PLACEHOLDER_HEADERS) == [], title
@@ -39,7 +28,7 @@ DEVELOPER_WORDS = re.compile(r"python -m|make models|InputSpec|Rebuild:|\bCLI\b|
 
 
 def test_no_tab_shows_developer_commands_outside_a_fold(page):
-    for title in TABS:
+    for title in TAB_TITLES:
         page.get_by_role("tab", name=title, exact=True).click()
         page.wait_for_timeout(500)
         shown = page.locator("body").inner_text()

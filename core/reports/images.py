@@ -27,7 +27,12 @@ from core.experiments import get_experiment
 from core.experiments.images import DATA_SETS, RECIPE_LABELS, RECIPE_SUFFIXES
 from core.paths import REPO_ROOT, default_db_path
 from core.reports.accuracy import accuracy_interval, disagreement_p_value, interval_text
-from core.reports.markdown import changed_values, conclusion_lines, rerun_lines
+from core.reports.markdown import (
+    add_reference_options,
+    changed_values,
+    conclusion_lines,
+    rerun_lines,
+)
 from core.reports.page import (
     Curves,
     ForDevelopers,
@@ -424,16 +429,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--limit-train", type=int, default=0, help="train on fewer pictures")
     parser.add_argument("--extra", nargs="*", default=[], help="other experiments to compare")
     parser.add_argument("--runs", type=int, nargs="*", help="report on these finished runs")
-    parser.add_argument(
-        "--export-reference",
-        action="store_true",
-        help="ship the runs as the app's reference runs and write the page from them",
-    )
-    parser.add_argument(
-        "--from-reference",
-        action="store_true",
-        help="train nothing: write the page from the shipped reference runs",
-    )
+    add_reference_options(parser)
     args = parser.parse_args(argv)
     out = Path(args.out) if args.out else REPO_ROOT / "reports" / study_name(args.data)
     if args.from_reference:

@@ -25,7 +25,7 @@ from core.experiments import get_experiment
 from core.experiments.loan import build_model
 from core.metrics.bootstrap import bootstrap_ci
 from core.paths import REPO_ROOT, default_db_path
-from core.reports.markdown import conclusion_lines
+from core.reports.markdown import add_reference_options, conclusion_lines
 from core.reports.page import (
     DASHES,
     Bars,
@@ -431,16 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(REPO_ROOT / "reports" / "loan_default"))
     parser.add_argument("--db", default=None, help="run store path (default: the app's)")
     parser.add_argument("--epochs", type=int, default=None, help="override (for a quick check)")
-    parser.add_argument(
-        "--export-reference",
-        action="store_true",
-        help="ship the new runs as the app's reference runs and write the report from them",
-    )
-    parser.add_argument(
-        "--from-reference",
-        action="store_true",
-        help="train nothing: write the report from the shipped reference runs",
-    )
+    add_reference_options(parser)
     args = parser.parse_args(argv)
     if args.from_reference:
         print(f"wrote {reference_report(Path(args.out))}")

@@ -6,6 +6,7 @@ README as a list of Markdown lines; these helpers give the parts they have in co
 wording, so a regenerated report reads like its siblings.
 """
 
+from argparse import ArgumentParser
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -54,3 +55,17 @@ def write_readme(out: Path, text: list[str]) -> Path:
     path = out / "README.md"
     path.write_text("\n".join(text))
     return path
+
+
+def add_reference_options(parser: ArgumentParser) -> None:
+    """`--export-reference` and `--from-reference`, which every study's command takes."""
+    parser.add_argument(
+        "--export-reference",
+        action="store_true",
+        help="ship the runs as the app's reference runs and write the page from them",
+    )
+    parser.add_argument(
+        "--from-reference",
+        action="store_true",
+        help="train nothing: write the page from the shipped reference runs",
+    )

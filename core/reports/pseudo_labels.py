@@ -24,7 +24,7 @@ import pandas as pd
 from core.paths import REPO_ROOT, default_db_path
 from core.reports.accuracy import disagreement_p_value
 from core.reports.images import split_curves
-from core.reports.markdown import conclusion_lines, rerun_lines
+from core.reports.markdown import add_reference_options, conclusion_lines, rerun_lines
 from core.reports.page import Curves, ForDevelopers, Page, Panel, Series, to_markdown
 from core.runs.reference import export_reference, fresh_reference_store, reference_runs
 from core.runs.store import Run, RunStore
@@ -379,16 +379,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--reference", type=int, nargs="+", help="supervised runs, every label")
     parser.add_argument("--out", default=None, help=f"default: reports/{STUDY}")
     parser.add_argument("--db", default=None, help="run store path (default: the app's)")
-    parser.add_argument(
-        "--export-reference",
-        action="store_true",
-        help="ship the runs as the app's reference runs and write the page from them",
-    )
-    parser.add_argument(
-        "--from-reference",
-        action="store_true",
-        help="write the page from the shipped reference runs",
-    )
+    add_reference_options(parser)
     args = parser.parse_args(argv)
     out = Path(args.out) if args.out else REPO_ROOT / "reports" / STUDY
     if not args.from_reference and not (args.runs and args.reference):

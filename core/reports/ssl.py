@@ -25,7 +25,7 @@ from core.experiments import get_experiment
 from core.experiments.pretext import LABEL_FRACTIONS, SSL_DATA
 from core.paths import REPO_ROOT, default_db_path
 from core.reports.images import run_rows
-from core.reports.markdown import conclusion_lines, rerun_lines
+from core.reports.markdown import add_reference_options, conclusion_lines, rerun_lines
 from core.reports.page import DASHES, Curves, ForDevelopers, Page, Panel, Series, to_markdown
 from core.reports.plateau import epochs_to_fraction, plateau_epoch, seconds_to_epoch
 from core.runs.execution import execute_with_progress_bar
@@ -335,16 +335,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--runs", type=int, nargs="*", help="report on these finished runs")
     parser.add_argument("--out", default=None, help="default: reports/ssl/DATA")
     parser.add_argument("--db", default=None, help="run store path (default: the app's)")
-    parser.add_argument(
-        "--export-reference",
-        action="store_true",
-        help="ship the runs as the app's reference runs and write the page from them",
-    )
-    parser.add_argument(
-        "--from-reference",
-        action="store_true",
-        help="train nothing: write the page from the shipped reference runs",
-    )
+    add_reference_options(parser)
     args = parser.parse_args(argv)
     out = Path(args.out) if args.out else REPO_ROOT / "reports" / "ssl" / args.data
     try:
