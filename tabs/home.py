@@ -95,5 +95,10 @@ def build(tabs: gr.Tabs) -> None:
         with gr.Row(elem_classes=["home-tool"]):
             gr.Markdown(f"**{tool.title}**: {tool.does}  \n*Topics:* {tool.topics}.")
             button = gr.Button(tool.start, size="sm", scale=0, min_width=160)
-        button.click(lambda title=tool.title: gr.Tabs(selected=title), None, tabs)
+        button.click(  # the tool opens at its top, not where this button was
+            lambda title=tool.title: gr.Tabs(selected=title),
+            None,
+            tabs,
+            js="() => { window.scrollTo({top: 0}); }",
+        )
     gr.Markdown(CONNECTIONS, elem_id="home-connections")

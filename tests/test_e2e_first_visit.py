@@ -73,3 +73,21 @@ def test_the_home_tab_reaches_every_tool_at_laptop_and_phone_width(
             sync_api.expect(page.locator("#home-intro")).to_be_visible()
     finally:
         page.close()
+
+
+def test_every_tool_reads_on_a_phone_without_sideways_scrolling(browser, app_url, screenshot):
+    """At 390 px each tool is reached from Home and fits the width: only a wide table may
+    scroll sideways, inside itself."""
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    try:
+        page.goto(app_url)
+        for tool in TOOLS:
+            page.get_by_role("button", name=tool.start, exact=True).click()
+            page.wait_for_timeout(1_000)  # the tab's panels render
+            overflow = page.evaluate("document.documentElement.scrollWidth") - 390
+            assert overflow <= 1, f"{tool.title}: {overflow} px of sideways scrolling"
+            slug = tool.title.lower().replace(" ", "-")
+            screenshot(page, f"phone-{slug}")
+            page.get_by_role("tab", name="Home", exact=True).click()
+    finally:
+        page.close()
