@@ -74,6 +74,7 @@ def test_one_run_gets_wilsons_interval_and_several_a_t_interval():
     low, high = accuracy_interval(values, 270)
     reference = stats.t.interval(0.95, 2, loc=np.mean(values), scale=stats.sem(values))
     assert (low, high) == pytest.approx(reference)
+    assert accuracy_interval([0.99, 1.0, 0.97], 270)[1] == 1.0  # an accuracy ends at 100 %
     with pytest.raises(ValueError, match="no accuracies"):
         accuracy_interval([], 10)
 

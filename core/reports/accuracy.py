@@ -18,8 +18,8 @@ LEVEL = 0.95
 
 
 def accuracy_interval(accuracies: list[float], test_pictures: int) -> tuple[float, float]:
-    """The 95 % interval of the mean accuracy: over seeds (t) when there are several runs,
-    over the test pictures (Wilson) when there is one."""
+    """The 95 % interval of the mean accuracy: over seeds (t, cut to [0, 1]) when there are
+    several runs, over the test pictures (Wilson) when there is one."""
     values = np.asarray(accuracies, dtype=float)
     if values.size == 0:
         raise ValueError("no accuracies to summarise")
@@ -28,7 +28,7 @@ def accuracy_interval(accuracies: list[float], test_pictures: int) -> tuple[floa
         interval = stats.binomtest(correct, test_pictures).proportion_ci(LEVEL, method="wilson")
         return float(interval.low), float(interval.high)
     half = stats.t.ppf((1 + LEVEL) / 2, values.size - 1) * values.std(ddof=1) / values.size**0.5
-    return float(values.mean() - half), float(values.mean() + half)
+    return max(float(values.mean() - half), 0.0), min(float(values.mean() + half), 1.0)
 
 
 def interval_text(low: float, high: float, scale: float = 100, digits: int = 2) -> str:
