@@ -230,3 +230,18 @@ def test_runs_table_says_what_each_run_changed_from_its_experiments_defaults(sto
     settings = runs_table(store).set_index("id")["settings"]
     assert settings[plain] == ""
     assert settings[faster] == "lr=0.05, epochs=3"
+
+
+def test_a_finished_run_says_where_to_go_next(store, tmp_path):
+    tabular = store.create("loan_exp1", {})
+    store.finish(tabular, "done")
+    text = status_text(store, tabular)
+    assert "Next: make a page of it" in text and "Classifier" not in text
+    image = store.create("digits_cnn", {}, details={"input_spec": {"kind": "digit"}})
+    checkpoint = tmp_path / "best.pt"
+    checkpoint.write_bytes(b"")
+    store.add_artifact(image, "best_checkpoint", checkpoint)
+    store.finish(image, "done")
+    assert f"try its model in the **Classifier** tab (`run:{image}`" in status_text(store, image)
+    running = store.create("digits_cnn", {})
+    assert "Next:" not in status_text(store, running)

@@ -125,6 +125,16 @@ class Run:
         return self.status in FINISHED
 
     @property
+    def trained_image_classifier(self) -> bool:
+        """A finished run that kept an image classifier (its best checkpoint and input spec):
+        the Classifier tab can serve it."""
+        return (
+            self.status == "done"
+            and "best_checkpoint" in self.artifacts
+            and "input_spec" in self.details
+        )
+
+    @property
     def duration_s(self) -> float | None:
         if self.started_at is None:
             return None

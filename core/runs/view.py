@@ -229,6 +229,17 @@ def status_text(store: RunStore, run_id: int) -> str:
         text += "\n\nArchived: the runs table shows it only with “Show archived”."
     if run.shared:
         text += "\n\nIts model is shared: every visitor can use it in the Classifier tab."
+    if run.status == "done":
+        text += (
+            "\n\nNext: "
+            + (
+                f"try its model in the **Classifier** tab (`run:{run.id}` in a panel's model list, "
+                "after *Refresh list*); "
+                if run.trained_image_classifier
+                else ""
+            )
+            + "make a page of it, alone or beside other runs, in **Results** › *Your own study*."
+        )
     if run.error and run.error.strip() and run.status != "done":
         text += f"\n\n⚠️ {redact_paths(run.error.strip().splitlines()[-1])}"
     return text

@@ -50,12 +50,7 @@ class RunModel:
 
 
 def _is_image_model(run: Run) -> bool:
-    return (
-        run.status == "done"
-        and "best_checkpoint" in run.artifacts
-        and "input_spec" in run.details
-        and Path(run.artifacts["best_checkpoint"]).is_file()
-    )
+    return run.trained_image_classifier and Path(run.artifacts["best_checkpoint"]).is_file()
 
 
 def list_run_models(
