@@ -109,6 +109,11 @@ VERBS: dict[str, Verb] = {
         "train a registered experiment, or a sweep of it, into the run store",
         "core.runs.cli:main",
     ),
+    "tune": Verb(
+        "search an experiment's hyper-parameters with Optuna (TPE, random, grid, GP); each "
+        "trial a run",
+        "core.runs.cli:tune_main",
+    ),
     "export": Verb(
         "write runs' configs, final and per-epoch metrics as CSV files",
         "core.runs.cli:export_main",

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from core.experiments import get_experiment, list_experiments
 from core.paths import default_db_path
+from core.runs import tuning
 from core.runs.execution import execute_with_progress_bar, run_summary
 from core.runs.export import config_diff, export_runs
 from core.runs.store import RunStore
@@ -150,4 +151,55 @@ def export_main(argv: list[str] | None = None) -> int:
         print(config_diff(store, args.runs).to_string(index=False))
     for path in paths:
         print(f"wrote {path}")
+    return 0
+
+
+def tune_main(argv: list[str] | None = None) -> int:
+    """`dlstudio tune`: a Bayesian (or random, grid, GP) search whose trials are runs."""
+    parser = argparse.ArgumentParser(
+        prog="dlstudio tune",
+        description=tuning.__doc__.split("\n\n")[0],
+        epilog="Any other --key value pair fixes that config field for every trial.",
+    )
+    parser.add_argument("experiment", help="registered experiment name")
+    parser.add_argument("--space", required=True, help='e.g. "lr=1e-4..1e-1:log; dropout=0..0.9"')
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--sampler", default="tpe", choices=sorted(tuning.SAMPLERS))
+    parser.add_argument("--pruner", default="none", choices=sorted(tuning.PRUNERS))
+    parser.add_argument("--seed", type=int, default=0, help="the sampler's seed")
+    parser.add_argument("--storage", default=None, help="Optuna storage URL (default: a file)")
+    parser.add_argument("--study", default=None, help="study name (workers sharing one join it)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    parser.add_argument("--db", default=None, help="run store path (default: the app's)")
+    args, rest = parser.parse_known_args(argv)
+    try:
+        base = parse_overrides(rest)
+        space = tuning.parse_space(args.space, args.experiment)
+        store = RunStore(args.db or default_db_path())
+        tuned = tuning.tune(
+            store,
+            args.experiment,
+            space,
+            args.trials,
+            sampler=args.sampler,
+            pruner=args.pruner,
+            base=base,
+            seed=args.seed,
+            storage=args.storage,
+            study_name=args.study,
+        )
+    except (KeyError, ValueError) as error:
+        parser.error(str(error.args[0] if error.args else error))
+    best = tuned.best()
+    if best is None:
+        print("no trial finished: every one was pruned or failed", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(best, default=str))
+    else:
+        print(
+            f"best of {best['trials']} trials ({best['pruned']} pruned): run {best['run_id']}, "
+            f"{get_experiment(args.experiment).selection_metric} {best['value']:.4f}, "
+            f"{best['params']}"
+        )
     return 0

@@ -20,6 +20,7 @@ from core.experiments import get_experiment
 from core.runs.store import Run, RunStore
 
 ProgressCallback = Callable[[float, str], None]
+EpochCallback = Callable[[int, dict[str, float]], None]  # may raise RunCancelled to stop
 
 
 class RunCancelled(Exception):
@@ -38,10 +39,12 @@ class RunLogger:
         run_id: int,
         on_progress: ProgressCallback | None = None,
         min_interval_s: float = 0.5,
+        on_epoch: EpochCallback | None = None,
     ):
         self.store = store
         self.run_id = run_id
         self._on_progress = on_progress
+        self._on_epoch = on_epoch
         self._min_interval_s = min_interval_s
         self._last_write = 0.0
 
@@ -56,8 +59,11 @@ class RunLogger:
             self._check_cancel()
 
     def log_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
+        """Store one epoch's metrics; `on_epoch` (a search's pruner) may stop the run here."""
         self.store.log_metrics(self.run_id, epoch, metrics)
         self._check_cancel()
+        if self._on_epoch:
+            self._on_epoch(epoch, metrics)
 
     def details(self, **facts: object) -> None:
         self.store.add_details(self.run_id, **facts)
@@ -75,7 +81,12 @@ class RunLogger:
             raise RunCancelled()
 
 
-def execute_run(store: RunStore, run_id: int, on_progress: ProgressCallback | None = None) -> Run:
+def execute_run(
+    store: RunStore,
+    run_id: int,
+    on_progress: ProgressCallback | None = None,
+    on_epoch: EpochCallback | None = None,
+) -> Run:
     """Train the stored run `run_id` in this process and record how it ended."""
     run = store.get(run_id)
     if store.cancel_requested(run_id):
@@ -84,9 +95,10 @@ def execute_run(store: RunStore, run_id: int, on_progress: ProgressCallback | No
     store.start(run_id)
     try:
         experiment = get_experiment(run.experiment)
-        experiment.train(experiment.make_config(run.config), RunLogger(store, run_id, on_progress))
-    except RunCancelled:
-        store.finish(run_id, "cancelled", "cancelled by the user")
+        logger = RunLogger(store, run_id, on_progress, on_epoch=on_epoch)
+        experiment.train(experiment.make_config(run.config), logger)
+    except RunCancelled as stop:
+        store.finish(run_id, "cancelled", str(stop) or "cancelled by the user")
     except Exception:
         store.finish(run_id, "failed", traceback.format_exc())
     else:

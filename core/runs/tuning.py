@@ -1,0 +1,229 @@
+"""Hyper-parameter search with Optuna beside the grid sweeps: every trial is a run.
+
+    dlstudio tune loan_exp5 --space "lr=1e-4..1e-1:log; weight_decay=1e-5..1e-1:log" \\
+        --trials 30 --sampler tpe --pruner median --json
+
+A search space names config keys of the experiment: `low..high` (a float range; `:log` samples
+it on a log scale, `:int` whole numbers) or `a,b,c` (a choice). The sampler (`SAMPLERS`: TPE,
+random, grid, Gaussian process) proposes a config per trial; the trial trains as a run in the
+run store (tagged with the study, so the Training tab lists, compares and exports it) and
+reports the experiment's validation metric each epoch, so a pruner (`PRUNERS`) can stop a
+trial that trails the others early. The search picks on validation, never on test.
+
+The study lives in Optuna's own storage: by default a journal file in the data directory; a
+database URL (`--storage postgresql://...`) lets workers on several machines share one study.
+"""
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import optuna
+
+from core.experiments import get_experiment
+from core.paths import data_dir
+from core.runs.execution import RunCancelled, execute_run
+from core.runs.store import RunStore
+
+MAX_TRIALS = 500
+GRID_POINTS = 3  # the grid sampler's points per range (log-spaced for a :log range)
+KINDS = ("", "log", "int")  # a range's suffix: none, :log, :int
+
+
+class RunPruned(RunCancelled):
+    """Raised inside a trial's training when the pruner stops it."""
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One searched config key: a float or int range (optionally log-scaled) or choices."""
+
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    integer: bool = False
+    choices: tuple[Any, ...] = ()
+
+    def suggest(self, trial: optuna.Trial, name: str) -> Any:
+        if self.choices:
+            return trial.suggest_categorical(name, list(self.choices))
+        if self.integer:
+            return trial.suggest_int(name, int(self.low), int(self.high), log=self.log)
+        return trial.suggest_float(name, self.low, self.high, log=self.log)
+
+    def grid(self) -> list[Any]:
+        """The values the grid sampler tries."""
+        if self.choices:
+            return list(self.choices)
+        steps = [i / (GRID_POINTS - 1) for i in range(GRID_POINTS)]
+        if self.log:
+            points = [self.low * (self.high / self.low) ** step for step in steps]
+        else:
+            points = [self.low + step * (self.high - self.low) for step in steps]
+        return sorted({round(p) if self.integer else float(f"{p:.6g}") for p in points})
+
+
+def parse_space(text: str, experiment: str) -> dict[str, Dimension]:
+    """`key=low..high[:log|:int]; key=a,b,c` as dimensions, checked against the experiment's
+    config (ValueError says which part is wrong)."""
+    fields = asdict(get_experiment(experiment).make_config())
+    space: dict[str, Dimension] = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        key, sep, value = (s.strip() for s in part.partition("="))
+        if not sep or not value:
+            raise ValueError(f"{part!r}: write key=low..high or key=a,b,c")
+        if key not in fields:
+            raise ValueError(f"{experiment} has no setting {key!r}; it has {', '.join(fields)}")
+        space[key] = _dimension(key, value)
+    if not space:
+        raise ValueError("the search space is empty: name at least one key=low..high")
+    return space
+
+
+def _dimension(key: str, value: str) -> Dimension:
+    if ".." not in value:
+        choices = tuple(c.strip() for c in value.split(",") if c.strip())
+        if len(choices) < 2:
+            raise ValueError(f"{key}={value}: a range is low..high, a choice a,b (two or more)")
+        return Dimension(choices=choices)
+    low_text, _, rest = value.partition("..")
+    high_text, _, kind = rest.partition(":")
+    if kind not in KINDS:
+        raise ValueError(f"{key}={value}: a range ends in :log or :int, not :{kind}")
+    try:
+        low, high = float(low_text), float(high_text)
+    except ValueError:
+        raise ValueError(f"{key}={value}: the bounds of a range are numbers") from None
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise ValueError(f"{key}={value}: a range needs finite low < high")
+    if kind == "log" and low <= 0:
+        raise ValueError(f"{key}={value}: a log range needs low > 0")
+    if kind == "int" and (low != int(low) or high != int(high)):
+        raise ValueError(f"{key}={value}: an :int range has whole-number bounds")
+    return Dimension(low, high, log=kind == "log", integer=kind == "int")
+
+
+def _grid_sampler(space: dict[str, Dimension], seed: int) -> optuna.samplers.BaseSampler:
+    grid = {key: dimension.grid() for key, dimension in space.items()}
+    return optuna.samplers.GridSampler(grid, seed=seed)
+
+
+SAMPLERS: dict[str, Callable[[dict[str, Dimension], int], optuna.samplers.BaseSampler]] = {
+    "tpe": lambda space, seed: optuna.samplers.TPESampler(seed=seed),
+    "random": lambda space, seed: optuna.samplers.RandomSampler(seed=seed),
+    "grid": _grid_sampler,
+    "gp": lambda space, seed: optuna.samplers.GPSampler(seed=seed),
+}
+PRUNERS: dict[str, Callable[[], optuna.pruners.BasePruner]] = {
+    "none": optuna.pruners.NopPruner,
+    "median": lambda: optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1),
+    "hyperband": optuna.pruners.HyperbandPruner,
+}
+
+
+def default_storage() -> str:
+    """Optuna's journal file in the data directory (no server needed)."""
+    return str(data_dir() / "tuning.journal")
+
+
+def open_storage(url: str | None) -> optuna.storages.BaseStorage | str:
+    """A database URL as it is; a file path (the default) as Optuna's journal file."""
+    url = url or default_storage()
+    if "://" in url:
+        return url
+    backend = optuna.storages.journal.JournalFileBackend(url)
+    return optuna.storages.JournalStorage(backend)
+
+
+@dataclass(frozen=True)
+class Tuned:
+    """A finished search: the study and, per trial number, its run."""
+
+    study: optuna.Study
+    runs: dict[int, int]  # trial number -> run id
+
+    def best(self) -> dict[str, Any] | None:
+        """The best finished trial (its run, value and parameters); None when every trial was
+        pruned or failed."""
+        finished = self.study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+        if not finished:
+            return None
+        trial = self.study.best_trial
+        return {
+            "study": self.study.study_name,
+            "trial": trial.number,
+            "run_id": trial.user_attrs["run_id"],
+            "value": trial.value,
+            "params": trial.params,
+            "trials": len(self.study.trials),
+            "pruned": sum(t.state == optuna.trial.TrialState.PRUNED for t in self.study.trials),
+        }
+
+
+def tune(
+    store: RunStore,
+    experiment: str,
+    space: dict[str, Dimension],
+    trials: int,
+    *,
+    sampler: str = "tpe",
+    pruner: str = "none",
+    base: dict[str, Any] | None = None,
+    seed: int = 0,
+    storage: str | None = None,
+    study_name: str | None = None,
+    pruner_object: optuna.pruners.BasePruner | None = None,
+) -> Tuned:
+    """Run `trials` trials of `experiment` over `space` (joining the study if it exists, so
+    several workers on one storage share it); every trial trains as a run in `store`."""
+    spec = get_experiment(experiment)
+    if not 1 <= trials <= MAX_TRIALS:
+        raise ValueError(f"trials must be between 1 and {MAX_TRIALS}, not {trials}")
+    if sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r}: choose one of {', '.join(SAMPLERS)}")
+    if pruner not in PRUNERS:
+        raise ValueError(f"unknown pruner {pruner!r}: choose one of {', '.join(PRUNERS)}")
+    spec.make_config({**(base or {})})  # a bad base value is said before any trial
+    metric = spec.selection_metric
+    store_of_studies = open_storage(storage)
+    name = study_name or f"{experiment}-{sampler}-seed{seed}"
+    # a worker joining a study seeds its sampler past the trials already there, so that two
+    # workers do not propose the same configurations in the same order
+    joined = name in optuna.get_all_study_names(storage=store_of_studies)
+    done = len(optuna.load_study(study_name=name, storage=store_of_studies).trials) if joined else 0
+    study = optuna.create_study(
+        storage=store_of_studies,
+        study_name=name,
+        direction="maximize",
+        sampler=SAMPLERS[sampler](space, seed + done),
+        pruner=pruner_object or PRUNERS[pruner](),
+        load_if_exists=True,
+    )
+    runs: dict[int, int] = {}
+
+    def objective(trial: optuna.Trial) -> float:
+        values = {key: dimension.suggest(trial, key) for key, dimension in space.items()}
+        config = asdict(spec.make_config({**(base or {}), **values}))
+        details = {"study": study.study_name, "trial": trial.number}
+        run_id = store.create(experiment, config, sweep_id=study.study_name, details=details)
+        note = f"trial {trial.number} of study {study.study_name}"
+        store.annotate(run_id, ["tuning", sampler], note)
+        trial.set_user_attr("run_id", run_id)
+        runs[trial.number] = run_id
+
+        def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
+            if metric in metrics:
+                trial.report(float(metrics[metric]), epoch)
+                if trial.should_prune():
+                    raise RunPruned(f"pruned by the search at epoch {epoch}")
+
+        run = execute_run(store, run_id, on_epoch=on_epoch)
+        if run.status == "cancelled" and "pruned" in (run.error or ""):
+            raise optuna.TrialPruned(run.error)
+        if run.status != "done":
+            raise RuntimeError(f"run {run_id} ended {run.status}")
+        return float(store.final_metrics(run_id)[metric])
+
+    study.optimize(objective, n_trials=trials, catch=(RuntimeError,))
+    return Tuned(study, runs)

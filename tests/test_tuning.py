@@ -1,0 +1,113 @@
+"""Hyper-parameter search with Optuna: the space parses (and refuses what it should), every
+trial is a run in the store with the config Optuna proposed, the best trial is the one Optuna's
+own storage reports, a pruned trial stops its run, and workers on one storage share a study."""
+
+import json
+
+import optuna
+import pytest
+
+from core.runs import cli, tuning
+from core.runs.tuning import Dimension, parse_space, tune
+
+QUICK = {"epochs": 2}
+
+
+def test_a_space_has_log_ranges_whole_ranges_and_choices():
+    text = "lr=1e-4..1e-1:log; epochs=2..6:int; dropout=0..0.5; optimizer=sgd,adam"
+    space = parse_space(text, "loan_exp4")
+    assert space["lr"] == Dimension(1e-4, 1e-1, log=True)
+    assert space["epochs"] == Dimension(2, 6, integer=True)
+    assert space["dropout"] == Dimension(0, 0.5)
+    assert space["optimizer"] == Dimension(choices=("sgd", "adam"))
+    assert space["lr"].grid() == [0.0001, 0.00316228, 0.1]  # log-spaced grid points
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("", "empty"),
+        ("colour=1..2", "has no setting 'colour'"),
+        ("lr=0.1..0.01", "low < high"),
+        ("lr=0..1:log", "log range needs low > 0"),
+        ("epochs=1.5..3:int", "whole-number bounds"),
+        ("lr=1..2:cubic", "ends in :log or :int"),
+        ("lr=a..b", "are numbers"),
+        ("optimizer=sgd", "two or more"),
+        ("lr", "write key=low..high"),
+    ],
+)
+def test_a_bad_space_says_what_is_wrong(text, words):
+    with pytest.raises(ValueError, match=words):
+        parse_space(text, "loan_exp4")
+
+
+def test_every_trial_is_a_run_and_the_best_is_optunas(store, tmp_path):
+    journal = str(tmp_path / "study.journal")
+    space = parse_space("lr=1e-3..0.3:log; weight_decay=0..0.01", "loan_exp1")
+    tuned = tune(store, "loan_exp1", space, 4, sampler="random", base=QUICK, storage=journal)
+    assert len(tuned.runs) == 4 and len(store.list()) == 4
+    for trial in tuned.study.trials:
+        run = store.get(trial.user_attrs["run_id"])
+        assert run.status == "done" and run.config["epochs"] == 2
+        assert run.config["lr"] == pytest.approx(trial.params["lr"])
+        assert "tuning" in run.tags and run.sweep_id == tuned.study.study_name
+        assert store.final_metrics(run.id)["val_roc_auc"] == pytest.approx(trial.value)
+    stored = optuna.load_study(
+        study_name=tuned.study.study_name, storage=tuning.open_storage(journal)
+    )
+    assert stored.best_trial.number == tuned.best()["trial"]
+    assert tuned.best()["run_id"] == stored.best_trial.user_attrs["run_id"]
+    assert tuned.best()["value"] == max(t.value for t in stored.trials)
+
+    # a second worker on the same storage joins the study instead of starting another
+    again = tune(store, "loan_exp1", space, 2, sampler="random", base=QUICK, storage=journal)
+    assert len(again.study.trials) == 6
+    params = [tuple(sorted(t.params.items())) for t in again.study.trials]
+    assert len(set(params)) == 6  # no configuration tried twice
+
+
+class PruneAll(optuna.pruners.BasePruner):
+    def prune(self, study, trial) -> bool:
+        return True
+
+
+def test_a_pruned_trial_stops_its_run_after_the_epoch_it_reported(store, tmp_path):
+    space = parse_space("lr=1e-3..0.3:log", "loan_exp1")
+    tuned = tune(
+        store,
+        "loan_exp1",
+        space,
+        2,
+        sampler="random",
+        base={"epochs": 5},
+        storage=str(tmp_path / "pruned.journal"),
+        pruner_object=PruneAll(),
+    )
+    states = [t.state for t in tuned.study.trials]
+    assert states == [optuna.trial.TrialState.PRUNED] * 2
+    for run_id in tuned.runs.values():
+        run = store.get(run_id)
+        assert run.status == "cancelled" and run.error == "pruned by the search at epoch 1"
+        assert len(store.metrics(run_id)) == 1  # one epoch, then stopped
+    assert tuned.best() is None
+
+
+def test_the_grid_sampler_tries_each_point_once(store, tmp_path):
+    space = parse_space("lr=0.01,0.1; weight_decay=0,0.001", "loan_exp1")
+    tuned = tune(
+        store, "loan_exp1", space, 4, sampler="grid", base=QUICK, storage=str(tmp_path / "g")
+    )
+    tried = {(t.params["lr"], t.params["weight_decay"]) for t in tuned.study.trials}
+    assert tried == {("0.01", "0"), ("0.01", "0.001"), ("0.1", "0"), ("0.1", "0.001")}
+
+
+def test_the_command_prints_the_best_trial_as_json(store, tmp_path, capsys):
+    argv = ["loan_exp1", "--space", "lr=0.01..0.1:log", "--trials", "2", "--sampler", "tpe"]
+    argv += ["--storage", str(tmp_path / "cli.journal"), "--db", str(store.path), "--json"]
+    assert cli.tune_main([*argv, "--epochs", "2"]) == 0
+    best = json.loads(capsys.readouterr().out)
+    assert best["trials"] == 2 and store.get(best["run_id"]).status == "done"
+    with pytest.raises(SystemExit):
+        cli.tune_main(["loan_exp1", "--space", "lr=1..0", "--db", str(store.path)])
+    assert "low < high" in capsys.readouterr().err
