@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from core.paths import REPO_ROOT, default_db_path
-from core.reports.accuracy import disagreement_p_value
+from core.reports.accuracy import accuracy_interval, disagreement_p_value, interval_text
 from core.reports.images import split_curves
 from core.reports.markdown import add_reference_options, conclusion_lines, rerun_lines
 from core.reports.page import Curves, ForDevelopers, Page, Panel, Series, to_markdown
@@ -157,6 +157,9 @@ def results_table(rows: pd.DataFrame) -> pd.DataFrame:
             "their accuracy": rows["pseudo_accuracy"].map(_percent),
             "labeler on the whole pool": rows["labeler_pool"].map(_percent),
             "student test acc": rows["student"].map(_percent),
+            "95 % interval": [
+                interval_text(*accuracy_interval([r.student], r.n_test)) for r in rows.itertuples()
+            ],
             "student − teacher": [
                 f"{(r.student - r.teacher) * 100:+.2f} pt (p = {r.p_value:.3g})"
                 for r in rows.itertuples()
@@ -327,6 +330,7 @@ def pseudo_page(store: RunStore, run_ids: list[int], reference_ids: list[int]) -
         "smaller than the data set's (Fashion-MNIST: 51,000) was cut with `limit_train` to fit "
         "the CPU budget. Epochs / stage: each stage (teacher, student) runs that many epochs of "
         "about the training split's size. "
+        "95 % interval: Wilson's, of the student's test accuracy over the test pictures. "
         "p: sign-flip (McNemar-type) test over the test pictures where student and teacher "
         "disagree, one-sided in the direction observed (H1: the student is better when it "
         "gained, worse when it lost).",

@@ -24,6 +24,7 @@ import pandas as pd
 from core.experiments import get_experiment
 from core.experiments.pretext import LABEL_FRACTIONS, SSL_DATA
 from core.paths import REPO_ROOT, default_db_path
+from core.reports.accuracy import accuracy_interval, interval_text
 from core.reports.images import run_rows
 from core.reports.markdown import add_reference_options, conclusion_lines, rerun_lines
 from core.reports.page import DASHES, Curves, ForDevelopers, Page, Panel, Series, to_markdown
@@ -124,6 +125,10 @@ def results_table(rows: pd.DataFrame) -> pd.DataFrame:
             "init": ordered["init"].map(INIT_LABELS),
             "best val acc, %": (100 * ordered["val_accuracy"]).round(2),
             "test acc, %": (100 * ordered["test_accuracy"]).round(2),
+            "95 % interval": [
+                interval_text(*accuracy_interval([row.test_accuracy], int(row.n_test)))
+                for row in ordered.itertuples()
+            ],
             "min val loss": ordered["min_val_loss"].round(3),
             "plateau epoch": ordered["plateau_epoch"].map(_epochs),
             "epochs to 90 % val acc": ordered["acc_epochs"],
@@ -298,7 +303,8 @@ def ssl_page(store: RunStore, prefix: str, run_ids: list[int]) -> Page:
         pretext_curves(pretext_history),
         "## Classifiers",
         results_table(rows),
-        f"Best val acc: the best epoch's (its checkpoint gives the test accuracy). Plateau: the "
+        "Best val acc: the best epoch's (its checkpoint gives the test accuracy, whose 95 % "
+        "interval is Wilson's over the test pictures, one run each). Plateau: the "
         f"run's last epoch to raise the best val accuracy so far by more than "
         f"{PLATEAU_EPSILON:.1%}, when at least {PLATEAU_PATIENCE} epochs without such a gain "
         "follow it (core.reports.plateau); none: still rising. 90 % val acc: the first epoch "
