@@ -1,7 +1,7 @@
 """Hyper-parameter search with Optuna beside the grid sweeps: every trial is a run.
 
-    dlstudio tune loan_exp5 --space "lr=1e-4..1e-1:log; weight_decay=1e-5..1e-1:log" \\
-        --trials 30 --sampler tpe --pruner median --json
+    dlstudio tune loan_exp5 --space "lr=1e-4..1e-1:log; weight_decay=1e-5..1e-1:log" --json
+    dlstudio tune loan_exp1 --space "lr=1e-3..0.5:log" --trials 30 --sampler gp --pruner median
 
 A search space names config keys of the experiment: `low..high` (a float range; `:log` samples
 it on a log scale, `:int` whole numbers) or `a,b,c` (a choice). The sampler (`SAMPLERS`: TPE,
