@@ -153,6 +153,7 @@ def test_the_loan_page_has_the_numbers_of_the_committed_report(shipped):
     ("study", "folder"),
     [
         ("loan", "loan_default"),
+        ("image_digits", "image_digits"),
         ("ssl_digits", "ssl/digits"),
         ("pseudo_labeling", "pseudo_labeling"),
         ("inference", "inference"),
@@ -171,5 +172,5 @@ def test_the_pages_are_written_in_the_background_at_start(tmp_path):
     load_reference_runs(store)
     studies.write_pages_in_background(store).join(timeout=300)
     written = {key[1] for key in studies._pages if key[0] == str(store.path)}
-    shipped = {"loan", "ssl_digits", "pseudo_labeling", "inference", "pq"}
+    shipped = {"loan", "image_digits", "ssl_digits", "pseudo_labeling", "inference", "pq"}
     assert written == set(available_studies(store)) == shipped

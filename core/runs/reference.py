@@ -98,10 +98,14 @@ def load_reference_runs(store: RunStore, folder: Path = REFERENCE_DIR) -> list[i
     present = {
         run.details.get("reference") for run in store.list(owners=[REFERENCE_OWNER], limit=10**6)
     }
+    paths = folder.glob(f"*/{BUNDLE}")
+    bundles = {path: json.loads(path.read_text(encoding="utf-8")) for path in paths}
     added = []
-    for bundle in sorted(folder.glob(f"*/{BUNDLE}")):
+    # the study whose runs are oldest first: a newly shipped study takes the ids after the
+    # others', so a fresh store numbers the runs of the studies already shipped as before
+    for bundle in sorted(bundles, key=lambda path: (_oldest(bundles[path]), path.parent.name)):
         new_ids: dict[str, str] = {}  # a run of the bundle: its id where it was made -> here
-        for record in json.loads(bundle.read_text(encoding="utf-8")):
+        for record in bundles[bundle]:
             if record["details"]["reference"] in present:
                 continue
             artifacts = {
@@ -116,6 +120,10 @@ def load_reference_runs(store: RunStore, folder: Path = REFERENCE_DIR) -> list[i
             added.append(store.insert_finished(row, pd.DataFrame(record["metrics"])))
             new_ids[str(record["details"]["exported_from_run"])] = str(added[-1])
     return added
+
+
+def _oldest(records: list[dict]) -> float:
+    return min((record["created_at"] for record in records), default=0.0)
 
 
 def reference_runs(store: RunStore, study: str) -> dict[str, int]:
