@@ -3,8 +3,9 @@
     .venv/bin/pytest -m browser      # writes test-artifacts/screenshots/<tab>.png
     .venv/bin/python scripts/readme_screenshots.py
 
-Each PNG is scaled to at most WIDTH pixels wide and reduced to a 256-colour palette (the UI's
-flat colours survive it), which keeps a screenshot around 100 KB instead of several hundred.
+Only the screenshots the README shows are copied. Each PNG is scaled to at most WIDTH pixels
+wide and reduced to a 256-colour palette (the UI's flat colours survive it), which keeps a
+screenshot around 100 KB instead of several hundred.
 """
 
 import sys
@@ -26,7 +27,8 @@ def shrink(source: Path, target: Path, width: int = WIDTH) -> None:
 
 
 def main() -> None:
-    shots = sorted(SOURCE.glob("*.png"))
+    readme = (REPO / "README.md").read_text()
+    shots = sorted(shot for shot in SOURCE.glob("*.png") if f"screenshots/{shot.name}" in readme)
     if not shots:
         sys.exit(f"no screenshots in {SOURCE}: run `.venv/bin/pytest -m browser` first")
     TARGET.mkdir(parents=True, exist_ok=True)
