@@ -51,11 +51,14 @@ STUDIES: dict[str, Study] = {
         images.study_name(prefix): Study(
             f"{name}: four fine-tuning recipes",
             f"whether gradual unfreezing with an adaptive lr, iterative augmentation or both "
-            f"beat plain fine-tuning of a pretrained network on {name} (test accuracy, paired "
+            f"beat plain fine-tuning of a pretrained network on {data} (test accuracy, paired "
             "tests over seeds and test pictures)",
             lambda store, prefix=prefix: images.page_from_reference(store, prefix),
         )
-        for prefix, name in (("digits", "Digits"), ("fashion", "Fashion-MNIST"))
+        for prefix, name, data in (
+            ("digits", "Digits", "scikit-learn's digits"),
+            ("fashion", "Fashion-MNIST", "Fashion-MNIST"),
+        )
     },
     **{
         ssl.study_name(prefix): Study(
