@@ -69,7 +69,11 @@ def download_folder(prefix: str) -> Path:
     root.mkdir(exist_ok=True)
     cutoff = time.time() - DOWNLOADS_MAX_AGE_S
     for old in root.iterdir():
-        if old.stat().st_mtime < cutoff:
+        try:
+            stale = old.stat().st_mtime < cutoff
+        except FileNotFoundError:  # another request removed it a moment ago
+            continue
+        if stale:
             shutil.rmtree(old, ignore_errors=True)
     return Path(tempfile.mkdtemp(prefix=prefix, dir=root))
 

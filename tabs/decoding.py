@@ -123,13 +123,14 @@ def stats_line(lm, result, settings: DecodingSettings) -> str:
 
 
 STEPS_EVERY_S = 0.5  # while a reply streams, its per-step table is redrawn this often
+MODEL_NAME_SHOWN = 80  # characters of a typed model name the stats line repeats
 
 
 def first_words(model_name: str) -> str:
     """What the stats line says the moment Generate is pressed."""
     if is_loaded(model_name):
         return "Generating…"
-    name = (model_name or "").strip() or default_model()
+    name = (str(model_name or "").strip() or default_model())[:MODEL_NAME_SHOWN]
     return f"Loading the model `{name}` (the first request takes about 20 s), then generating…"
 
 

@@ -90,7 +90,7 @@ def default_model() -> str:
 
 def is_loaded(name: str | None = None) -> bool:
     """Whether `load_lm(name)` answers at once (the model is in memory already)."""
-    return (name or default_model()).strip() in _loaded
+    return str(name or default_model()).strip() in _loaded
 
 
 def load_lm(name: str | None = None) -> LM:

@@ -9,12 +9,27 @@ is right and the other wrong, one-sided in the direction observed.
 """
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 from core.metrics.significance import paired_permutation
+from core.runs.store import Run
 
 PERMUTATIONS = 10_000  # random sign patterns when too many pictures disagree for all of them
 LEVEL = 0.95
+
+
+def test_predictions(run: Run, name: str = "test_predictions") -> dict[str, np.ndarray]:
+    """A run's saved predictions on the test pictures (`index`, `y_true`, `y_pred`, ...)."""
+    with np.load(run.artifacts[name]) as saved:
+        return dict(saved)
+
+
+def right_answers(run: Run) -> pd.Series:
+    """Whether the run's best checkpoint got each test picture right, by the picture's index
+    in the data set."""
+    predictions = test_predictions(run)
+    return pd.Series(predictions["y_pred"] == predictions["y_true"], index=predictions["index"])
 
 
 def accuracy_interval(accuracies: list[float], test_pictures: int) -> tuple[float, float]:

@@ -26,7 +26,13 @@ from sklearn.metrics import confusion_matrix
 from core.experiments import get_experiment
 from core.experiments.images import DATA_SETS, RECIPE_LABELS, RECIPE_SUFFIXES
 from core.paths import REPO_ROOT, default_db_path
-from core.reports.accuracy import accuracy_interval, disagreement_p_value, interval_text
+from core.reports.accuracy import (
+    accuracy_interval,
+    disagreement_p_value,
+    interval_text,
+    right_answers,
+    test_predictions,
+)
 from core.reports.markdown import (
     add_reference_options,
     changed_values,
@@ -118,25 +124,19 @@ def _mean_sd(values: pd.Series, scale: float, digits: int) -> str:
     return text if len(values) == 1 else f"{text} ± {values.std() * scale:.{digits}f}"
 
 
-def right_answers(store: RunStore, run_id: int) -> pd.Series:
-    """Whether the run's best checkpoint got each test picture right, by the picture's index
-    in the data set."""
-    predictions = np.load(store.get(int(run_id)).artifacts["test_predictions"])
-    return pd.Series(predictions["y_pred"] == predictions["y_true"], index=predictions["index"])
-
-
 def against_plain(store: RunStore, rows: pd.DataFrame) -> pd.DataFrame:
     """Per configuration: its test accuracy minus (a)'s, in points (over the seeds both ran),
     and the p-value of a paired test over the same (seed, test picture) pairs."""
     plain = RECIPE_LABELS["plain"]
     plain_runs = rows[rows["label"] == plain].set_index("seed")["run"]
+    answers = {run: right_answers(store.get(int(run))) for run in rows["run"]}  # read once
     found = []
     for label, group in rows.groupby("label", sort=False):
         paired = group[group["seed"].isin(plain_runs.index)]
         if label == plain or paired.empty:
             continue
         pairs = [
-            right_answers(store, run).align(right_answers(store, plain_runs[seed]), join="inner")
+            answers[run].align(answers[plain_runs[seed]], join="inner")
             for run, seed in zip(paired["run"], paired["seed"], strict=True)
         ]
         mine = np.concatenate([pair[0].to_numpy() for pair in pairs])
@@ -340,7 +340,7 @@ def recipes_page(store: RunStore, prefix: str, run_ids: list[int]) -> Page:
     # chosen as the runs choose their epochs: val accuracy, then the lower val loss
     best = rows.sort_values(["val_accuracy", "val_loss"], ascending=[False, True]).iloc[0]
     best_run = store.get(int(best["run"]))
-    predictions = dict(np.load(best_run.artifacts["test_predictions"]))
+    predictions = test_predictions(best_run)
     classes = best_run.details["classes"]
     matrix = confusion_matrix(
         predictions["y_true"], predictions["y_pred"], labels=range(len(classes))

@@ -22,7 +22,12 @@ import numpy as np
 import pandas as pd
 
 from core.paths import REPO_ROOT, default_db_path
-from core.reports.accuracy import accuracy_interval, disagreement_p_value, interval_text
+from core.reports.accuracy import (
+    accuracy_interval,
+    disagreement_p_value,
+    interval_text,
+    test_predictions,
+)
 from core.reports.images import split_curves
 from core.reports.markdown import add_reference_options, conclusion_lines, rerun_lines
 from core.reports.page import Curves, ForDevelopers, Page, Panel, Series, to_markdown
@@ -35,10 +40,6 @@ def finished(store: RunStore, run_id: int) -> Run:
     if run.status != "done":
         raise ValueError(f"run {run_id} ({run.experiment}) is {run.status}, not done")
     return run
-
-
-def test_predictions(run: Run, name: str = "test_predictions") -> dict[str, np.ndarray]:
-    return dict(np.load(run.artifacts[name]))
 
 
 def matching_references(run: Run, references: list[Run]) -> tuple[Run, Run | None]:

@@ -212,15 +212,18 @@ def tune(
         trial.set_user_attr("run_id", run_id)
         runs[trial.number] = run_id
 
+        pruned: list[str] = []  # why the pruner stopped this trial, once it has
+
         def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
             if metric in metrics:
                 trial.report(float(metrics[metric]), epoch)
                 if trial.should_prune():
-                    raise RunPruned(f"pruned by the search at epoch {epoch}")
+                    pruned.append(f"pruned by the search at epoch {epoch}")
+                    raise RunPruned(pruned[0])
 
         run = execute_run(store, run_id, on_epoch=on_epoch)
-        if run.status == "cancelled" and "pruned" in (run.error or ""):
-            raise optuna.TrialPruned(run.error)
+        if pruned:
+            raise optuna.TrialPruned(pruned[0])
         if run.status != "done":
             raise RuntimeError(f"run {run_id} ended {run.status}")
         return float(store.final_metrics(run_id)[metric])
