@@ -27,6 +27,7 @@ from tabs import (
     decoding,
     gradient_descent,
     home,
+    links,
     metrics,
     pq_explorer,
     results,
@@ -45,28 +46,32 @@ def build_app(runner: JobRunner) -> gr.Blocks:
     with gr.Blocks(title="DL Studio", delete_cache=(3600, 3600)) as demo:
         gr.Markdown("# DL Studio\nHands-on deep learning: every tab is a working tool.")
         visitor.sign_in_button()
-        with gr.Tabs() as tabs:  # each tab's id is its title: Home's buttons select them
+        with gr.Tabs() as tabs:  # each tab's id is its title: buttons select tabs by it
             with gr.Tab(home.TITLE, id=home.TITLE):
                 home.build(tabs)
+            built = {}
             for tab in STANDALONE_TABS:
                 with gr.Tab(tab.TITLE, id=tab.TITLE):
                     runtime_statement(tab.TOOL)
-                    build_tab(tab, visitor_controls)
+                    built[tab] = build_tab(tab, visitor_controls)
             with gr.Tab(results.TITLE, id=results.TITLE) as results_tab:
-                results.build(runner.store, visitor_controls, results_tab)
+                into_results = results.build(runner.store, visitor_controls, results_tab)
             with gr.Tab(training.TITLE, id=training.TITLE):
                 runtime_statement(training.TOOL)
-                training.build(runner, visitor_controls)
+                run_links = training.build(runner, visitor_controls)
+        into_classifier, digits = built[classifier]
+        entrances = links.Entrances(tabs, into_classifier, built[pq_explorer], into_results)
+        links.connect(runner, visitor_controls, entrances, run_links, digits)
         visitor.place(demo, visitor_controls)
     return demo
 
 
-def build_tab(tab, visitor_controls: visitor.VisitorControls) -> None:
-    """A tab's `build`, given the page's visitor controls when its events need the visitor."""
+def build_tab(tab, visitor_controls: visitor.VisitorControls):
+    """A tab's `build`, given the page's visitor controls when its events need the visitor;
+    returns what it returns (what links from other tabs fill)."""
     if "visitor_controls" in inspect.signature(tab.build).parameters:
-        tab.build(visitor_controls=visitor_controls)
-    else:
-        tab.build()
+        return tab.build(visitor_controls=visitor_controls)
+    return tab.build()
 
 
 def runtime_statement(tool: str) -> gr.Markdown:

@@ -5,8 +5,11 @@ use it (`tabs.visitor`): its owner, or everyone once it is shared or when it is 
 A model is chosen by name (a shipped model or `run:ID`), never by a file path.
 """
 
+from dataclasses import dataclass
+
 import gradio as gr
 
+from core.embeddings import embedding_sets_of
 from core.paths import REPO_ROOT, redact_paths
 from core.serving.onnx import MODELS_DIR, ModelCard, ModelFileError, list_models
 from core.serving.run_models import RUN_PREFIX, list_run_models, load_any_model
@@ -82,11 +85,16 @@ def shipped_choice(shipped_name: str) -> tuple[str, str]:
     return f"{shipped_name} (shipped)", shipped_name
 
 
-def model_choices(visitor: Visitor, shipped_name: str, kinds: tuple[str, ...]) -> gr.Dropdown:
+def model_choices(
+    visitor: Visitor, shipped_name: str, kinds: tuple[str, ...], chosen: str | None = None
+) -> gr.Dropdown:
     """The shipped model first, then the trained models `visitor` may use that take these
-    inputs."""
+    inputs; `chosen` (a model's key) becomes the choice, else the choice stays."""
     runs = [model for model in list_run_models(visitor=visitor) if model.input_kind in kinds]
-    return gr.Dropdown(choices=[shipped_choice(shipped_name)] + [(m.label, m.key) for m in runs])
+    choices = [shipped_choice(shipped_name)] + [(m.label, m.key) for m in runs]
+    if chosen is None:
+        return gr.Dropdown(choices=choices)
+    return gr.Dropdown(choices=choices, value=chosen)
 
 
 def top_classes(visitor: Visitor, choice: str, to_image, value) -> dict[str, float]:
@@ -149,9 +157,24 @@ def model_picker(
     return picker
 
 
-def digits_panel(visitor: VisitorControls) -> None:
+@dataclass(frozen=True)
+class ClassifierEntrance:
+    """What a link into this tab fills: each panel's model choice (None: no such panel here)."""
+
+    digit_model: gr.Dropdown | None
+    photo_model: gr.Dropdown | None
+
+
+@dataclass(frozen=True)
+class DigitsPanel:
+    model: gr.Dropdown | None
+    to_embeddings: gr.Button | None  # opens the model's embeddings in the PQ explorer
+    embeddings: str | None  # their set's name
+
+
+def digits_panel(visitor: VisitorControls) -> DigitsPanel:
     if not shipped("digits", "Draw a digit"):
-        return
+        return DigitsPanel(None, None, None)
     sketch = gr.Sketchpad(
         type="numpy",
         image_mode="L",
@@ -179,11 +202,18 @@ def digits_panel(visitor: VisitorControls) -> None:
         preprocess=False,
         concurrency_limit=None,  # milliseconds on one ONNX Runtime thread: never waits in line
     )
+    embeddings = next(iter(embedding_sets_of("digits")), None)
+    to_embeddings = None
+    if embeddings is not None:
+        to_embeddings = gr.Button(
+            "Compress its embeddings in the PQ explorer", size="sm", elem_id="digits-to-pq"
+        )
+    return DigitsPanel(picker, to_embeddings, embeddings)
 
 
-def animals_panel(visitor: VisitorControls) -> None:
+def animals_panel(visitor: VisitorControls) -> gr.Dropdown | None:
     if not shipped("animals", "Cat, dog or wild?"):
-        return
+        return None
     photo = gr.Image(
         type="filepath",
         sources=["upload", "webcam", "clipboard"],
@@ -224,9 +254,10 @@ def animals_panel(visitor: VisitorControls) -> None:
         preprocess=False,
         concurrency_limit=None,
     )
+    return picker
 
 
-def build(visitor_controls: VisitorControls) -> None:
+def build(visitor_controls: VisitorControls) -> tuple[ClassifierEntrance, DigitsPanel]:
     gr.Markdown(
         "Two ONNX models served by ONNX Runtime: a digit recogniser for your drawings and an "
         "animal-face classifier (cat / dog / wild) for photos. The cards say what each was "
@@ -235,6 +266,7 @@ def build(visitor_controls: VisitorControls) -> None:
     )
     with gr.Row():
         with gr.Column():
-            digits_panel(visitor_controls)
+            digits = digits_panel(visitor_controls)
         with gr.Column():
-            animals_panel(visitor_controls)
+            photo_model = animals_panel(visitor_controls)
+    return ClassifierEntrance(digits.model, photo_model), digits

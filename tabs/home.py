@@ -79,9 +79,9 @@ TOOLS = (
 )
 
 CONNECTIONS = (
-    "**How they connect:** an image model you train in *Training* appears in the "
-    "*Classifier*'s model list; your runs become a page of their own in *Results*; the "
-    "*PQ explorer* compresses the embeddings of the *Classifier*'s models."
+    "**How they connect:** a finished run in *Training* has buttons that open its model in the "
+    "*Classifier* (image runs) and make its page in *Results*; the *Classifier*'s digits model "
+    "opens its embeddings in the *PQ explorer*."
 )
 
 

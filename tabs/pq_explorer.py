@@ -1,6 +1,7 @@
 """PQ explorer tab: product quantization of the model's embeddings, and the optimal M = D case."""
 
 import math
+from dataclasses import dataclass
 
 import gradio as gr
 import numpy as np
@@ -175,7 +176,16 @@ def _table(label: str, elem_id: str) -> gr.Dataframe:
     return gr.Dataframe(label=label, interactive=False, visible=False, elem_id=elem_id)
 
 
-def build() -> None:
+@dataclass(frozen=True)
+class PQEntrance:
+    """What a link into this tab fills: the chosen set; `choose_set` then fits the settings."""
+
+    source: gr.Dropdown
+    upload: gr.File
+    settings: list[gr.components.Component]
+
+
+def build() -> PQEntrance:
     gr.Markdown(
         "Compress vectors with product quantization: split the D dimensions into M sub-spaces "
         "and store, for each, the index of the nearest of K = 2^bits centroids. M = D is the "
@@ -251,3 +261,4 @@ def build() -> None:
     part.release(show_part, [*chosen, fitted, part], plot, api_name="pq_show_part")
     curves_button.click(curves, chosen, [curves_plot, curves_frame], api_name="pq_curves")
     compare_button.click(compare, [*chosen, per_vector], [verdict, compared], api_name="pq_compare")
+    return PQEntrance(source, upload, setting_outputs)

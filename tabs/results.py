@@ -7,6 +7,8 @@ choice of runs; this module only lays a page's blocks out: Markdown as text, tab
 read-only tables, figures as interactive plotly charts.
 """
 
+from dataclasses import dataclass
+
 import gradio as gr
 import pandas as pd
 
@@ -47,12 +49,26 @@ def show_page(page: Page) -> None:
             gr.Plot(plotly_figure(block), show_label=False)
 
 
-def run_choices(store: RunStore, visitor: Visitor):
-    """The finished runs the visitor may see (theirs and the reference runs), newest first."""
+@dataclass(frozen=True)
+class ResultsEntrance:
+    """What a link into this tab fills: the own-study fold, its run choice and its page."""
+
+    fold: gr.Accordion
+    picked: gr.Dropdown
+    page: gr.State
+    download: gr.File
+
+
+def finished_runs(store: RunStore, visitor: Visitor) -> list[tuple[str, int]]:
+    """(label, id) of the finished runs the visitor may see (theirs and the reference runs),
+    newest first."""
     owners = visible_owners(visitor, HostLimits.from_env())
     runs = store.list(owners=owners, status="done")
-    labels = [(f"#{run.id} {run.experiment} {run.name}".strip(), run.id) for run in runs]
-    return gr.update(choices=labels)
+    return [(f"#{run.id} {run.experiment} {run.name}".strip(), run.id) for run in runs]
+
+
+def run_choices(store: RunStore, visitor: Visitor):
+    return gr.update(choices=finished_runs(store, visitor))
 
 
 def make_page(store: RunStore, visitor: Visitor, run_ids: list):
@@ -69,10 +85,10 @@ def make_page(store: RunStore, visitor: Visitor, run_ids: list):
     return page, str(out)
 
 
-def own_study(store: RunStore, visitor_controls: VisitorControls, tab: gr.Tab) -> None:
+def own_study(store: RunStore, visitor_controls: VisitorControls, tab: gr.Tab) -> ResultsEntrance:
     """Pick runs, make their page, read it below and download it."""
     visitor = visitor_controls.inputs
-    with gr.Accordion("Your own study: a page from runs you choose", open=False):
+    with gr.Accordion("Your own study: a page from runs you choose", open=False) as fold:
         gr.Markdown(
             f"Choose up to {MAX_RUNS} finished runs, yours or the reference runs: the page "
             "compares them as the studies below do, with intervals and conclusions computed "
@@ -105,15 +121,16 @@ def own_study(store: RunStore, visitor_controls: VisitorControls, tab: gr.Tab) -
         api_name="make_page",
         **heavy_events.EVENT,
     )
+    return ResultsEntrance(fold, picked, page, download)
 
 
-def build(store: RunStore, visitor_controls: VisitorControls, tab: gr.Tab) -> None:
+def build(store: RunStore, visitor_controls: VisitorControls, tab: gr.Tab) -> ResultsEntrance:
     studies = available_studies(store)
     gr.Markdown(INTRO)
-    own_study(store, visitor_controls, tab)
+    entrance = own_study(store, visitor_controls, tab)
     if not studies:
         gr.Markdown(EMPTY)
-        return
+        return entrance
     choice = gr.Radio(
         [(title, name) for name, title in studies.items()],
         value=next(iter(studies)),
@@ -125,3 +142,5 @@ def build(store: RunStore, visitor_controls: VisitorControls, tab: gr.Tab) -> No
     @gr.render(inputs=choice)
     def page(name: str) -> None:
         show_page(study_page(store, name))
+
+    return entrance

@@ -262,20 +262,24 @@ def refresh(
     lists = (table, compare_update, sweeps_update, tags_update)
     run_id = run_number(run_id)
     if run_id is None:
-        return gr.skip(), gr.skip(), gr.skip(), *lists, now
+        return gr.skip(), gr.skip(), gr.skip(), *lists, gr.skip(), gr.skip(), now
+    hidden = gr.update(visible=False)
     try:
         run = check_can_see(store, run_id, visitor, runner.limits)
     except KeyError:
-        return f"There is no run {run_id} among the runs you can see.", None, None, *lists, now
+        missing = f"There is no run {run_id} among the runs you can see."
+        return missing, None, None, *lists, hidden, hidden, now
     now["current"] = (*run_state(run), run.note, run.archived, run.shared)
     if now["current"] == known.get("current"):
-        return gr.skip(), gr.skip(), gr.skip(), *lists, now
+        return gr.skip(), gr.skip(), gr.skip(), *lists, gr.skip(), gr.skip(), now
     metric = get_experiment(run.experiment).metric
     return (
         view.status_text(store, run.id),
         view.curves(store, [run.id], "loss"),
         view.curves(store, [run.id], metric),
         *lists,
+        gr.update(visible=run.trained_image_classifier),  # its model, in the Classifier
+        gr.update(visible=run.status == "done"),  # its page, in Results
         now,
     )
 
@@ -413,11 +417,22 @@ def launch_panel(first: str) -> LaunchPanel:
 
 
 @dataclass(frozen=True)
+class RunLinks:
+    """The current run, and the buttons that open it in other tabs (`tabs.links`), shown when
+    it has what they open: a trained image model, a finished run's page."""
+
+    current_run: gr.Number
+    to_classifier: gr.Button
+    to_results: gr.Button
+
+
+@dataclass(frozen=True)
 class LivePanel:
     current_run: gr.Number
     status: gr.Markdown
     loss_plot: gr.Plot
     metric_plot: gr.Plot
+    links: RunLinks
     name: gr.Textbox
     rename: gr.Button
     tags: gr.Textbox
@@ -439,6 +454,13 @@ def live_panel() -> LivePanel:
         elem_id="current-run",
     )
     status = gr.Markdown("No run launched yet.", elem_id="run-status")
+    with gr.Row():
+        to_classifier = gr.Button(
+            "Try its model in the Classifier", size="sm", visible=False, elem_id="run-to-classifier"
+        )
+        to_results = gr.Button(
+            "Make its results page", size="sm", visible=False, elem_id="run-to-results"
+        )
     loss_plot, metric_plot = gr.Plot(label="Loss"), gr.Plot(label="Metric")
     with gr.Accordion(
         "This run: name, tags, note, archive, share, delete", open=False, elem_id="run-controls"
@@ -468,6 +490,7 @@ def live_panel() -> LivePanel:
         status,
         loss_plot,
         metric_plot,
+        RunLinks(current_run, to_classifier, to_results),
         name,
         rename_button,
         tags,
@@ -587,7 +610,7 @@ def intro(limits: HostLimits) -> None:
         )
 
 
-def build(runner: JobRunner, visitor_controls: VisitorControls) -> None:
+def build(runner: JobRunner, visitor_controls: VisitorControls) -> RunLinks:
     store = runner.store
     names = [experiment.name for experiment in list_experiments()]
     first = FIRST_EXPERIMENT if FIRST_EXPERIMENT in names else names[0]
@@ -679,6 +702,8 @@ def build(runner: JobRunner, visitor_controls: VisitorControls) -> None:
             runs.compare,
             sweeps.choice,
             runs.tag_filter,
+            live.links.to_classifier,
+            live.links.to_results,
             known,
         ],
         api_name="refresh_runs",
@@ -691,3 +716,4 @@ def build(runner: JobRunner, visitor_controls: VisitorControls) -> None:
         api_name="refresh_sweep",
         show_progress="hidden",
     )
+    return live.links

@@ -124,6 +124,16 @@ def list_embedding_sets(directory: Path = EMBEDDINGS_DIR) -> list[str]:
     return sorted(p.stem for p in directory.glob("*.npy") if p.with_suffix(".json").is_file())
 
 
+def embedding_sets_of(model: str, directory: Path = EMBEDDINGS_DIR) -> list[str]:
+    """The sets made from the shipped model `model`'s features (the PQ explorer can open them
+    from the Classifier)."""
+    return [
+        name
+        for name in list_embedding_sets(directory)
+        if EmbeddingCard.load(directory / f"{name}.json").model == model
+    ]
+
+
 def load_embedding_set(
     name: str, directory: Path = EMBEDDINGS_DIR
 ) -> tuple[np.ndarray, EmbeddingCard]:
