@@ -19,6 +19,7 @@ FRANCE = "What is the capital of France?"
 PARIS = "The capital of France is Paris."
 RUNNING = re.compile("generating", re.IGNORECASE)
 LONG_WAIT = 240_000  # ms: the first request loads the model in the app (~20 s, more when busy)
+FEEDBACK = 5_000  # ms: the stats line answers Generate at once, even while the model loads
 
 
 def open_tab(page) -> None:
@@ -36,8 +37,9 @@ def ask(page, prompt: str, strategy: str, max_new_tokens: int) -> None:
     page.locator("#decoding-strategy").get_by_text(strategy, exact=True).click()
     set_number(page, "decoding-max-new-tokens", max_new_tokens)
     page.locator("#decoding-generate").click()
-    # every update but the last says "generating": so this reply, not the previous one, is read
-    page.locator("#decoding-stats").get_by_text(RUNNING).wait_for(timeout=30_000)
+    # every update but the last says "generating" (the first one "Loading the model ..., then
+    # generating" when the model loads): so this reply, not the previous one, is read
+    page.locator("#decoding-stats").get_by_text(RUNNING).wait_for(timeout=FEEDBACK)
 
 
 def wait_done(page, timeout: int = LONG_WAIT) -> str:

@@ -60,8 +60,8 @@ def test_every_trial_is_a_run_and_the_best_is_optunas(store, tmp_path):
     assert tuned.best()["run_id"] == stored.best_trial.user_attrs["run_id"]
     assert tuned.best()["value"] == max(t.value for t in stored.trials)
 
-    # a second worker on the same storage joins the study instead of starting another
-    again = tune(store, "loan_exp1", space, 2, sampler="random", base=QUICK, storage=journal)
+    # a second call on the same storage joins the study, here raising its budget to 6 trials
+    again = tune(store, "loan_exp1", space, 6, sampler="random", base=QUICK, storage=journal)
     assert len(again.study.trials) == 6
     params = [tuple(sorted(t.params.items())) for t in again.study.trials]
     assert len(set(params)) == 6  # no configuration tried twice

@@ -20,11 +20,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import optuna
+from optuna.trial import TrialState
 
 from core.experiments import get_experiment
 from core.paths import data_dir
 from core.runs.execution import RunCancelled, execute_run
-from core.runs.store import RunStore
+from core.runs.store import Run, RunStore
 
 MAX_TRIALS = 500
 GRID_POINTS = 3  # the grid sampler's points per range (log-spaced for a :log range)
@@ -33,6 +34,11 @@ KINDS = ("", "log", "int")  # a range's suffix: none, :log, :int
 
 class RunPruned(RunCancelled):
     """Raised inside a trial's training when the pruner stops it."""
+
+
+class TrialFailed(RuntimeError):
+    """A trial that trained nothing usable (its run failed or was cancelled, or the budget
+    was spent): Optuna records it as failed and the search goes on."""
 
 
 @dataclass(frozen=True)
@@ -138,7 +144,7 @@ def open_storage(url: str | None) -> optuna.storages.BaseStorage | str:
 
 @dataclass(frozen=True)
 class Tuned:
-    """A finished search: the study and, per trial number, its run."""
+    """A search: the study and, per trial number, the run this process trained for it."""
 
     study: optuna.Study
     runs: dict[int, int]  # trial number -> run id
@@ -146,19 +152,155 @@ class Tuned:
     def best(self) -> dict[str, Any] | None:
         """The best finished trial (its run, value and parameters); None when every trial was
         pruned or failed."""
-        finished = self.study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+        finished = self.study.get_trials(states=(TrialState.COMPLETE,))
         if not finished:
             return None
         trial = self.study.best_trial
+        counted = trained_trials(self.study)
         return {
             "study": self.study.study_name,
             "trial": trial.number,
             "run_id": trial.user_attrs["run_id"],
             "value": trial.value,
             "params": trial.params,
-            "trials": len(self.study.trials),
-            "pruned": sum(t.state == optuna.trial.TrialState.PRUNED for t in self.study.trials),
+            "trials": len(counted),
+            "pruned": sum(t.state == TrialState.PRUNED for t in counted),
         }
+
+
+def trained_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """The study's trials within its budget: those a worker trained (or is training). A
+    worker that asked for a trial just as another took the last place marks its own
+    `over_budget` and trains nothing."""
+    return [t for t in study.trials if not t.user_attrs.get("over_budget")]
+
+
+# Trains one trial's stored run: gets the run id and `report(epoch, value)`, which says True
+# when the pruner stops the trial (the trainer then stops the run); returns the ended run.
+TrialTrainer = Callable[[int, Callable[[int, float], bool]], Run]
+
+
+def in_process_trainer(store: RunStore) -> TrialTrainer:
+    """Train each trial here, stopping it inside the epoch loop when it is pruned."""
+
+    def train(run_id: int, report: Callable[[int, float], bool]) -> Run:
+        metric = get_experiment(store.get(run_id).experiment).selection_metric
+
+        def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
+            if metric in metrics and report(epoch, float(metrics[metric])):
+                raise RunPruned(f"pruned by the search at epoch {epoch}")
+
+        return execute_run(store, run_id, on_epoch=on_epoch)
+
+    return train
+
+
+def open_study(
+    experiment: str,
+    space: dict[str, Dimension],
+    trials: int,
+    *,
+    sampler: str = "tpe",
+    pruner: str = "none",
+    seed: int = 0,
+    storage: str | None = None,
+    study_name: str | None = None,
+    pruner_object: optuna.pruners.BasePruner | None = None,
+) -> optuna.Study:
+    """The study, created or joined; it records what it searches and its budget of `trials`
+    (a later call may raise it), so that its page can say so."""
+    if not 1 <= trials <= MAX_TRIALS:
+        raise ValueError(f"trials must be between 1 and {MAX_TRIALS}, not {trials}")
+    if sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r}: choose one of {', '.join(SAMPLERS)}")
+    if pruner not in PRUNERS:
+        raise ValueError(f"unknown pruner {pruner!r}: choose one of {', '.join(PRUNERS)}")
+    store_of_studies = open_storage(storage)
+    name = study_name or f"{experiment}-{sampler}-seed{seed}"
+    # a worker joining a study seeds its sampler past the trials already there, so that two
+    # workers do not propose the same configurations in the same order
+    joined = name in optuna.get_all_study_names(storage=store_of_studies)
+    done = len(optuna.load_study(study_name=name, storage=store_of_studies).trials) if joined else 0
+    study = optuna.create_study(
+        storage=store_of_studies,
+        study_name=name,
+        direction="maximize",
+        sampler=SAMPLERS[sampler](space, seed + done),
+        pruner=pruner_object or PRUNERS[pruner](),
+        load_if_exists=True,
+    )
+    if joined and study.user_attrs.get("experiment") != experiment:
+        raise ValueError(f"study {name!r} searches {study.user_attrs.get('experiment')}")
+    described = {
+        "experiment": experiment,
+        "sampler": sampler,
+        "pruner": pruner,
+        "space": {key: asdict(dimension) for key, dimension in space.items()},
+        "budget": max(trials, study.user_attrs.get("budget", 0)),
+    }
+    for key, value in described.items():
+        if study.user_attrs.get(key) != value:
+            study.set_user_attr(key, value)
+    return study
+
+
+def run_trials(
+    store: RunStore,
+    study: optuna.Study,
+    space: dict[str, Dimension],
+    train: TrialTrainer,
+    base: dict[str, Any] | None = None,
+    create_run: Callable[[dict[str, Any], dict[str, Any]], int] | None = None,
+) -> dict[int, int]:
+    """Train trials until the study holds its budget; several workers may run this on one
+    study at once. Returns trial number -> run id of the trials trained here.
+
+    `create_run(config, details)` stores a trial's run (default: a run of the terminal user
+    in `store`); every run is tagged with its study and trial."""
+    experiment = study.user_attrs["experiment"]
+    spec = get_experiment(experiment)
+    spec.make_config({**(base or {})})  # a bad base value is said before any trial
+    budget = study.user_attrs["budget"]
+    create_run = create_run or (
+        lambda config, details: store.create(experiment, config, study.study_name, details)
+    )
+    runs: dict[int, int] = {}
+
+    def objective(trial: optuna.Trial) -> float:
+        if len([t for t in trained_trials(study) if t.number < trial.number]) >= budget:
+            trial.set_user_attr("over_budget", True)  # another worker took the last place
+            study.stop()
+            raise TrialFailed("over the budget: not trained")
+        values = {key: dimension.suggest(trial, key) for key, dimension in space.items()}
+        config = asdict(spec.make_config({**(base or {}), **values}))
+        run_id = create_run(config, {"study": study.study_name, "trial": trial.number})
+        note = f"trial {trial.number} of search {study.study_name}"
+        store.annotate(run_id, ["tuning", study.user_attrs["sampler"]], note)
+        trial.set_user_attr("run_id", run_id)
+        runs[trial.number] = run_id
+        pruned_at: list[int] = []
+
+        def report(epoch: int, value: float) -> bool:
+            trial.report(value, epoch)
+            if not pruned_at and trial.should_prune():
+                pruned_at.append(epoch)
+            return bool(pruned_at)
+
+        run = train(run_id, report)
+        if pruned_at:
+            raise optuna.TrialPruned(f"pruned at epoch {pruned_at[0]}")
+        if run.status != "done":
+            trial.set_user_attr("ended", run.status)
+            raise TrialFailed(f"run {run_id} ended {run.status}")
+        return store.final_metrics(run_id)[spec.selection_metric]
+
+    def stop_at_budget(study: optuna.Study, _: optuna.trial.FrozenTrial) -> None:
+        if len(trained_trials(study)) >= budget:
+            study.stop()
+
+    if len(trained_trials(study)) < budget:
+        study.optimize(objective, catch=(TrialFailed,), callbacks=[stop_at_budget])
+    return runs
 
 
 def tune(
@@ -175,58 +317,19 @@ def tune(
     study_name: str | None = None,
     pruner_object: optuna.pruners.BasePruner | None = None,
 ) -> Tuned:
-    """Run `trials` trials of `experiment` over `space` (joining the study if it exists, so
-    several workers on one storage share it); every trial trains as a run in `store`."""
-    spec = get_experiment(experiment)
-    if not 1 <= trials <= MAX_TRIALS:
-        raise ValueError(f"trials must be between 1 and {MAX_TRIALS}, not {trials}")
-    if sampler not in SAMPLERS:
-        raise ValueError(f"unknown sampler {sampler!r}: choose one of {', '.join(SAMPLERS)}")
-    if pruner not in PRUNERS:
-        raise ValueError(f"unknown pruner {pruner!r}: choose one of {', '.join(PRUNERS)}")
-    spec.make_config({**(base or {})})  # a bad base value is said before any trial
-    metric = spec.selection_metric
-    store_of_studies = open_storage(storage)
-    name = study_name or f"{experiment}-{sampler}-seed{seed}"
-    # a worker joining a study seeds its sampler past the trials already there, so that two
-    # workers do not propose the same configurations in the same order
-    joined = name in optuna.get_all_study_names(storage=store_of_studies)
-    done = len(optuna.load_study(study_name=name, storage=store_of_studies).trials) if joined else 0
-    study = optuna.create_study(
-        storage=store_of_studies,
-        study_name=name,
-        direction="maximize",
-        sampler=SAMPLERS[sampler](space, seed + done),
-        pruner=pruner_object or PRUNERS[pruner](),
-        load_if_exists=True,
+    """Search `space` until the study holds `trials` trials (joining the study if it exists,
+    so several workers on one storage share its budget), training each trial here as a run
+    in `store`."""
+    study = open_study(
+        experiment,
+        space,
+        trials,
+        sampler=sampler,
+        pruner=pruner,
+        seed=seed,
+        storage=storage,
+        study_name=study_name,
+        pruner_object=pruner_object,
     )
-    runs: dict[int, int] = {}
-
-    def objective(trial: optuna.Trial) -> float:
-        values = {key: dimension.suggest(trial, key) for key, dimension in space.items()}
-        config = asdict(spec.make_config({**(base or {}), **values}))
-        details = {"study": study.study_name, "trial": trial.number}
-        run_id = store.create(experiment, config, sweep_id=study.study_name, details=details)
-        note = f"trial {trial.number} of study {study.study_name}"
-        store.annotate(run_id, ["tuning", sampler], note)
-        trial.set_user_attr("run_id", run_id)
-        runs[trial.number] = run_id
-
-        pruned: list[str] = []  # why the pruner stopped this trial, once it has
-
-        def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
-            if metric in metrics:
-                trial.report(float(metrics[metric]), epoch)
-                if trial.should_prune():
-                    pruned.append(f"pruned by the search at epoch {epoch}")
-                    raise RunPruned(pruned[0])
-
-        run = execute_run(store, run_id, on_epoch=on_epoch)
-        if pruned:
-            raise optuna.TrialPruned(pruned[0])
-        if run.status != "done":
-            raise RuntimeError(f"run {run_id} ended {run.status}")
-        return float(store.final_metrics(run_id)[metric])
-
-    study.optimize(objective, n_trials=trials, catch=(RuntimeError,))
+    runs = run_trials(store, study, space, in_process_trainer(store), base)
     return Tuned(study, runs)
