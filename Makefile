@@ -3,13 +3,16 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DLSTUDIO := $(VENV)/bin/dlstudio
 
-.PHONY: run test lint report image-report bench models install install-dev
+.PHONY: run test lint report image-report bench models install install-dev install-distributed
 
 install:
 	VENV=$(VENV) scripts/install.sh
 
 install-dev:
 	VENV=$(VENV) scripts/install.sh --dev
+
+install-distributed:
+	VENV=$(VENV) scripts/install.sh --distributed
 
 run: install
 	$(DLSTUDIO) serve

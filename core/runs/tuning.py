@@ -15,6 +15,7 @@ database URL (`--storage postgresql://...`) lets workers on several machines sha
 """
 
 import math
+import secrets
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -206,9 +207,11 @@ def open_study(
     storage: str | None = None,
     study_name: str | None = None,
     pruner_object: optuna.pruners.BasePruner | None = None,
+    join: bool = False,
 ) -> optuna.Study:
-    """The study, created or joined; it records what it searches and its budget of `trials`
-    (a later call may raise it), so that its page can say so."""
+    """The study, created or joined (`join`: only joined, ValueError when there is none); it
+    records what it searches and its budget of `trials` (a later call may raise it), so that
+    its page can say so."""
     if not 1 <= trials <= MAX_TRIALS:
         raise ValueError(f"trials must be between 1 and {MAX_TRIALS}, not {trials}")
     if sampler not in SAMPLERS:
@@ -217,20 +220,24 @@ def open_study(
         raise ValueError(f"unknown pruner {pruner!r}: choose one of {', '.join(PRUNERS)}")
     store_of_studies = open_storage(storage)
     name = study_name or f"{experiment}-{sampler}-seed{seed}"
-    # a worker joining a study seeds its sampler past the trials already there, so that two
-    # workers do not propose the same configurations in the same order
     joined = name in optuna.get_all_study_names(storage=store_of_studies)
-    done = len(optuna.load_study(study_name=name, storage=store_of_studies).trials) if joined else 0
+    if join and not joined:
+        raise ValueError(f"there is no study {name!r} to join in this storage")
+    # the study's creator samples from `seed` (one process's search is reproducible); a worker
+    # that joins draws a seed of its own, so that workers never propose the same sequence
+    if joined:
+        seed = secrets.randbelow(2**31)
     study = optuna.create_study(
         storage=store_of_studies,
         study_name=name,
         direction="maximize",
-        sampler=SAMPLERS[sampler](space, seed + done),
+        sampler=SAMPLERS[sampler](space, seed),
         pruner=pruner_object or PRUNERS[pruner](),
         load_if_exists=True,
     )
-    if joined and study.user_attrs.get("experiment") != experiment:
-        raise ValueError(f"study {name!r} searches {study.user_attrs.get('experiment')}")
+    searched = study.user_attrs.get("experiment")  # None while its creator is describing it
+    if searched not in (None, experiment):
+        raise ValueError(f"study {name!r} searches {searched}, not {experiment}")
     described = {
         "experiment": experiment,
         "sampler": sampler,
@@ -316,6 +323,7 @@ def tune(
     storage: str | None = None,
     study_name: str | None = None,
     pruner_object: optuna.pruners.BasePruner | None = None,
+    join: bool = False,
 ) -> Tuned:
     """Search `space` until the study holds `trials` trials (joining the study if it exists,
     so several workers on one storage share its budget), training each trial here as a run
@@ -330,6 +338,7 @@ def tune(
         storage=storage,
         study_name=study_name,
         pruner_object=pruner_object,
+        join=join,
     )
     runs = run_trials(store, study, space, in_process_trainer(store), base)
     return Tuned(study, runs)
