@@ -71,6 +71,10 @@ REPORTS = {
         "a study page from runs you pick: table with intervals, curves, conclusions",
         "core.reports.run_set:main",
     ),
+    "search": Verb(
+        "a hyper-parameter search's page: history, parallel coordinates, importances, trials",
+        "core.reports.search:main",
+    ),
     "pq": Verb(
         "product quantization of the embeddings: M = D methods, PQ at equal bits",
         "core.reports.pq:main",

@@ -3,8 +3,9 @@
 
 A writer (`core.reports.loan`, ...) returns a `Page`: a title and blocks in reading order.
 A block is Markdown text (`str`), a table (`pandas.DataFrame`), a figure described by its
-data (`Curves`, `Bars`, `Heatmap`, `Pictures`), not drawn yet, or a note `ForDevelopers` (how to
-regenerate it: plain text in the README, a closed "For developers" fold in the app).
+data (`Curves`, `Bars`, `Heatmap`, `Pictures`, `Parallel`), not drawn yet, or a note
+`ForDevelopers` (how to regenerate it: plain text in the README, a closed "For developers"
+fold in the app).
 `to_markdown` writes the README with each figure drawn by matplotlib as a PNG beside it;
 `plotly_figure` draws the same figure as an interactive plotly chart for the app.
 """
@@ -13,6 +14,8 @@ from dataclasses import dataclass, field
 from itertools import cycle
 from pathlib import Path
 
+import matplotlib.cm
+import matplotlib.colors
 import numpy as np
 import pandas as pd
 import plotly.colors
@@ -94,13 +97,25 @@ class Pictures:
 
 
 @dataclass(frozen=True)
+class Parallel:
+    """Parallel coordinates: one line per item (e.g. a search's trial) across named axes,
+    coloured by a value (e.g. its metric). Each axis is drawn over its own range."""
+
+    name: str
+    title: str
+    axes: dict[str, list[float]]  # an axis's label -> one value per line
+    color: list[float]
+    color_label: str
+
+
+@dataclass(frozen=True)
 class ForDevelopers:
     """Markdown for developers (commands, machines): the app keeps it in a closed fold."""
 
     text: str
 
 
-FigureBlock = Curves | Bars | Heatmap | Pictures
+FigureBlock = Curves | Bars | Heatmap | Pictures | Parallel
 Block = str | pd.DataFrame | ForDevelopers | FigureBlock
 
 
@@ -165,6 +180,24 @@ def matplotlib_figure(block: FigureBlock) -> Figure:
         return figure
     figure = Figure(figsize=(6.5, 3.6), layout="tight")
     axis = figure.subplots()
+    if isinstance(block, Parallel):
+        columns = np.array(list(block.axes.values()), dtype=float)  # axes x lines
+        low, high = columns.min(axis=1, keepdims=True), columns.max(axis=1, keepdims=True)
+        scaled = (columns - low) / np.where(high > low, high - low, 1.0)
+        colours = np.array(block.color, dtype=float)
+        norm = matplotlib.colors.Normalize(colours.min(), colours.max())
+        for line, colour in zip(scaled.T, colours, strict=True):
+            axis.plot(range(len(block.axes)), line, color=matplotlib.cm.viridis(norm(colour)))
+        axis.set_xticks(range(len(block.axes)), list(block.axes))
+        axis.set_yticks([])
+        for index, (bottom, top) in enumerate(zip(low[:, 0], high[:, 0], strict=True)):
+            axis.text(index, -0.04, f"{bottom:.3g}", ha="center", va="top", fontsize=8)
+            axis.text(index, 1.04, f"{top:.3g}", ha="center", va="bottom", fontsize=8)
+        axis.set_ylim(-0.15, 1.15)
+        mappable = matplotlib.cm.ScalarMappable(norm=norm, cmap="viridis")
+        figure.colorbar(mappable, ax=axis, label=block.color_label)
+        axis.set_title(block.title)
+        return figure
     if isinstance(block, Bars):
         positions = np.arange(len(block.categories))
         width = 0.8 / len(block.values)
@@ -229,6 +262,15 @@ def plotly_figure(block: FigureBlock) -> go.Figure:
         figure.update_yaxes(range=fitted_range([v for vs in block.values.values() for v in vs]))
         figure.update_layout(barmode="group", xaxis_title=block.x_label, yaxis_title=block.y_label)
         figure.update_xaxes(type="category")
+    elif isinstance(block, Parallel):
+        dimensions = [{"label": label, "values": values} for label, values in block.axes.items()]
+        line = {
+            "color": block.color,
+            "colorscale": "Viridis",
+            "showscale": True,
+            "colorbar": {"title": {"text": block.color_label}},
+        }
+        figure = go.Figure(go.Parcoords(line=line, dimensions=dimensions))
     elif isinstance(block, Pictures):
         titles = [caption.replace("\n", "<br>") for caption in block.captions]
         figure = make_subplots(rows=1, cols=len(block.images), subplot_titles=titles)

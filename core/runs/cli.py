@@ -176,6 +176,10 @@ def tune_main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     parser.add_argument("--db", default=None, help="run store path (default: the app's)")
+    parser.add_argument(
+        "--show", metavar="STUDY", help="write a search's page instead of searching"
+    )
+    parser.add_argument("--out", type=Path, help="--show's folder (default: the data directory's)")
     args, rest = parser.parse_known_args(argv)
     try:
         base = parse_overrides(rest)
