@@ -7,8 +7,11 @@ import json
 import optuna
 import pytest
 
-from core.runs import cli, tuning
+from core.runs import cli, searches, tuning
+from core.runs.jobs import JobRunner
 from core.runs.tuning import Dimension, parse_space, tune
+from core.sharing.limits import HostLimits
+from core.sharing.visitors import LOCAL, anonymous, new_browser_token
 
 QUICK = {"epochs": 2}
 
@@ -111,3 +114,65 @@ def test_the_command_prints_the_best_trial_as_json(store, tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.tune_main(["loan_exp1", "--space", "lr=1..0", "--db", str(store.path)])
     assert "low < high" in capsys.readouterr().err
+
+
+def test_a_search_from_the_app_queues_its_trials_as_the_visitors_runs(store, tmp_path, wait_until):
+    runner = JobRunner(store, in_process=True, limits=HostLimits())
+    ada, bob = anonymous(new_browser_token()), anonymous(new_browser_token())
+    journal = str(tmp_path / "app.journal")
+    try:
+        name = searches.launch_search(
+            runner, "loan_exp1", QUICK, "lr=1e-3..0.3:log", 3, "random", "none", ada, journal
+        )
+        study = searches.visible_search(name, {ada.key}, journal)
+
+        def finished() -> bool:
+            states = [t.state for t in study.trials]
+            return states == [optuna.trial.TrialState.COMPLETE] * 3
+
+        wait_until(finished, "the search's three trials")
+        runs = [store.get(t.user_attrs["run_id"]) for t in study.trials]
+        assert all(run.owner == ada.key and run.sweep_id == name for run in runs)
+        assert searches.visible_searches({ada.key}, journal) == [name]
+        assert searches.visible_searches({bob.key}, journal) == []
+        with pytest.raises(KeyError, match="among the searches you can see"):
+            searches.visible_search(name, {bob.key}, journal)
+    finally:
+        runner.shutdown()
+
+
+def test_a_search_is_refused_before_anything_is_queued(store, tmp_path):
+    runner = JobRunner(store, in_process=True, limits=HostLimits(sweep_runs=5))
+    ada = anonymous(new_browser_token())
+    journal = str(tmp_path / "refused.journal")
+    try:
+        with pytest.raises(ValueError, match="this search has 6 trials: the limit is 5"):
+            searches.launch_search(runner, "loan_exp1", {}, "lr=0.01..0.1", 6, owner=ada)
+        with pytest.raises(ValueError, match="no setting 'nope'"):
+            searches.launch_search(runner, "loan_exp1", {}, "nope=1..2", 3, owner=ada)
+        with pytest.raises(ValueError):
+            searches.launch_search(runner, "loan_exp1", {"epochs": -1}, "lr=0.01..0.1", 3)
+        assert store.list() == [] and searches.visible_searches(None, journal) == []
+    finally:
+        runner.shutdown()
+
+
+def test_a_trial_pruned_in_the_app_cancels_its_queued_run(store, tmp_path, wait_until):
+    runner = JobRunner(store, in_process=True, limits=HostLimits())
+    space = parse_space("lr=1e-3..0.3:log", "loan_exp1")
+    study = tuning.open_study(
+        "loan_exp1", space, 1, storage=str(tmp_path / "p.journal"), pruner_object=PruneAll()
+    )
+
+    def queue(config, details):
+        return runner.queue_trial("loan_exp1", config, study.study_name, details, LOCAL)
+
+    try:
+        trainer = searches.queued_trainer(runner)
+        runs = tuning.run_trials(store, study, space, trainer, {"epochs": 20}, queue)
+        run = store.get(runs[0])
+        assert study.trials[0].state == optuna.trial.TrialState.PRUNED
+        assert run.status == "cancelled" and "pruned" in run.tags
+        assert len(store.metrics(run.id)) < 20  # stopped early, at an epoch after the first
+    finally:
+        runner.shutdown()

@@ -186,6 +186,30 @@ class JobRunner:
                 for config in configs
             ]
 
+    def admit_search(self, owner: Visitor, trials: int) -> None:
+        """Count a search's launch and hold its trials to a sweep's size; its trials then
+        queue one at a time (`queue_trial`), so it never holds more than one place."""
+        self._count_launch(owner)
+        if not owner.admin and trials > self.limits.sweep_runs:
+            raise QuotaExceeded(
+                f"this search has {trials} trials: the limit is {self.limits.sweep_runs}; "
+                "ask for fewer"
+            )
+        with self._admission:
+            self._admit(owner, 1)
+
+    def queue_trial(
+        self,
+        experiment_name: str,
+        config: dict[str, Any],
+        study: str,
+        details: dict,
+        owner: Visitor,
+    ) -> int:
+        """Queue one trial of an admitted search as a run of `owner` (no launch counted)."""
+        config = asdict(get_experiment(experiment_name).checked_config(config))
+        return self._queue_run(experiment_name, config, study, details, owner)
+
     def cancel(self, run_id: int, visitor: Visitor = LOCAL) -> bool:
         """Ask a run of `visitor` to stop; returns False if it had already finished.
 

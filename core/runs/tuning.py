@@ -88,6 +88,16 @@ def parse_space(text: str, experiment: str) -> dict[str, Dimension]:
     return space
 
 
+STARTING_SPACE = {"lr": "1e-4..1e-1:log", "weight_decay": "1e-5..1e-1:log"}
+
+
+def default_space(experiment: str) -> str:
+    """A space to start from: the learning rate and weight decay on log scales, those of them
+    the experiment's config has."""
+    fields = asdict(get_experiment(experiment).make_config())
+    return "; ".join(f"{key}={value}" for key, value in STARTING_SPACE.items() if key in fields)
+
+
 def _dimension(key: str, value: str) -> Dimension:
     if ".." not in value:
         choices = tuple(c.strip() for c in value.split(",") if c.strip())
