@@ -35,6 +35,7 @@ from core.runs.sweeps import format_grid, parse_grid
 from core.sharing.limits import HostLimits
 from core.sharing.visitors import Visitor
 from core.tabular.data import import_csv
+from tabs.search import search_panel
 from tabs.visitor import VisitorControls, handler
 
 TITLE = "Training"
@@ -628,6 +629,7 @@ def build(runner: JobRunner, visitor_controls: VisitorControls) -> RunLinks:
         runs = runs_panel(runner, names, visitor_controls)
     with gr.Accordion("Sweeps", open=False) as sweeps_accordion:
         sweeps = sweeps_panel(runner, visitor_controls)
+    search_panel(runner, visitor_controls, launching.experiment, launching.form, first)
 
     current_run = live.current_run
     launching.launch.click(

@@ -154,6 +154,10 @@ def importances(study: optuna.Study) -> Bars:
     )
 
 
+def pruning(pruner: str | None) -> str:
+    return "no pruner" if pruner in (None, "none") else f"the **{pruner}** pruner"
+
+
 def search_page(store: RunStore, study: optuna.Study, storage: str | None = None) -> Page:
     """The page of one search (see the module's docstring)."""
     described = study.user_attrs
@@ -166,8 +170,8 @@ def search_page(store: RunStore, study: optuna.Study, storage: str | None = None
     page = Page(f"Search {study.study_name}")
     page.add(
         f"**{experiment}**, searching {', '.join(space) or 'its settings'} with the "
-        f"**{described.get('sampler', '?')}** sampler and pruner "
-        f"**{described.get('pruner', '?')}**: {len(trials)} of {described.get('budget', '?')} "
+        f"**{described.get('sampler', '?')}** sampler and {pruning(described.get('pruner'))}: "
+        f"{len(trials)} of {described.get('budget', '?')} "
         f"trials ({counted or 'none yet'}). Each trial is a run; the search chooses by "
         f"{metric}, on the validation split, never on test."
     )
