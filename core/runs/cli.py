@@ -17,7 +17,7 @@ from pathlib import Path
 
 from core.experiments import get_experiment, list_experiments
 from core.paths import default_db_path
-from core.runs import tuning
+from core.runs import tuning, worker
 from core.runs.execution import execute_with_progress_bar, run_summary
 from core.runs.export import config_diff, export_runs
 from core.runs.store import RunStore
@@ -90,7 +90,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if not (args.sweep or args.grid):
         run_id = store.create(args.experiment, configs[0])
-        result = execute_with_progress_bar(store, run_id, f"run {run_id} {args.experiment}")
+        if configs[0].get("processes", 1) > 1:  # under torchrun, in processes of their own
+            worker.train_in_processes(store, run_id)
+            result = run_summary(store, run_id)
+        else:
+            result = execute_with_progress_bar(store, run_id, f"run {run_id} {args.experiment}")
         ok = result["status"] == "done"
     else:
         sweep_id = new_sweep_id()

@@ -8,6 +8,7 @@ returns `run_summary`, the JSON contract of a finished run.
 """
 
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable
@@ -79,6 +80,35 @@ class RunLogger:
     def _check_cancel(self) -> None:
         if self.store.cancel_requested(self.run_id):
             raise RunCancelled()
+
+
+class FollowerLogger:
+    """The logger of a data-parallel process other than the first: it trains in step with
+    the first, which alone reports to the store, so it records nothing and keeps its files in
+    a folder of its own that is removed afterwards."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        pass
+
+    def log_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
+        pass
+
+    def details(self, **facts: object) -> None:
+        pass
+
+    def artifact(self, name: str, path: str | Path) -> None:
+        pass
+
+
+def follow_run(store: RunStore, run_id: int) -> None:
+    """Train the stored run as a data-parallel follower (a process of rank 1 and up)."""
+    run = store.get(run_id)
+    experiment = get_experiment(run.experiment)
+    with tempfile.TemporaryDirectory(prefix=f"run-{run_id}-follower-") as folder:
+        experiment.train(experiment.make_config(run.config), FollowerLogger(Path(folder)))
 
 
 def execute_run(

@@ -28,7 +28,6 @@ Admins, the terminal user (`core.sharing.visitors.LOCAL`) among them, have no li
 import ctypes
 import math
 import signal
-import subprocess
 import sys
 import threading
 from collections import deque
@@ -37,7 +36,7 @@ from dataclasses import asdict
 from typing import Any
 
 from core.experiments import get_experiment
-from core.paths import REPO_ROOT
+from core.runs import worker
 from core.runs.access import REFERENCE_OWNER, check_can_act
 from core.runs.execution import execute_run
 from core.runs.store import RunStore
@@ -152,6 +151,7 @@ class JobRunner:
         """
         self._count_launch(owner)
         config = asdict(get_experiment(experiment_name).checked_config(values))
+        self.check_processes(owner, config)
         details = {"swept_keys": swept_keys} if swept_keys else None
         with self._admission:
             self._admit(owner, 1)
@@ -177,6 +177,8 @@ class JobRunner:
             asdict(experiment.checked_config(config))
             for config in plan_sweep(experiment_name, base, grid)
         ]
+        for config in configs:
+            self.check_processes(owner, config)
         sweep_id = new_sweep_id()
         details = {"swept_keys": list(grid)}
         with self._admission:
@@ -208,6 +210,7 @@ class JobRunner:
     ) -> int:
         """Queue one trial of an admitted search as a run of `owner` (no launch counted)."""
         config = asdict(get_experiment(experiment_name).checked_config(config))
+        self.check_processes(owner, config)
         return self._queue_run(experiment_name, config, study, details, owner)
 
     def cancel(self, run_id: int, visitor: Visitor = LOCAL) -> bool:
@@ -270,6 +273,15 @@ class JobRunner:
                 "give fewer values"
             )
 
+    def check_processes(self, owner: Visitor, config: dict[str, Any]) -> None:
+        """A run's data-parallel processes each take a core: held to the host's limit."""
+        processes = config.get("processes", 1)
+        if not owner.admin and processes > self.limits.run_processes:
+            raise QuotaExceeded(
+                f"a run may use at most {self.limits.run_processes} processes on this server, "
+                f"not {processes}"
+            )
+
     def _admit(self, owner: Visitor, count: int) -> None:
         """Refuse `count` new runs of `owner` beyond their limits (module docstring)."""
         if owner.admin:
@@ -327,33 +339,7 @@ class JobRunner:
         if self.in_process:
             execute_run(self.store, run_id)
             return
-        command = [
-            sys.executable,
-            "-m",
-            "core.runs.worker",
-            str(run_id),
-            "--db",
-            str(self.store.path),
-        ]
-        process = subprocess.run(
-            command, cwd=REPO_ROOT, capture_output=True, text=True, preexec_fn=_die_with_parent
-        )
-        if not self.store.get(run_id).finished:  # the process died without recording an end
-            self.store.finish(run_id, "failed", _death_notice(process.returncode, process.stderr))
-
-
-def _death_notice(returncode: int, stderr: str) -> str:
-    """Why a worker ended without recording its run's end: its last output, then one plain
-    sentence (the tab shows an error's last line)."""
-    if returncode < 0:
-        name = signal.Signals(-returncode).name
-        cause = (
-            f"the training process was killed by {name} (out of memory, or stopped from "
-            "outside); the epochs it finished are kept"
-        )
-    else:
-        cause = f"the training process exited with code {returncode} before finishing its run"
-    return f"{stderr[-4000:]}\n{cause}".lstrip()
+        worker.train_in_processes(self.store, run_id, preexec_fn=_die_with_parent)
 
 
 def _die_with_parent() -> None:

@@ -10,6 +10,7 @@ terminal with `dlstudio tune ... --study NAME --worker`.
 
 import secrets
 import threading
+from dataclasses import asdict
 from collections.abc import Callable, Collection
 from concurrent.futures import TimeoutError as FutureTimeout
 
@@ -40,9 +41,9 @@ def launch_search(
     ValueError (or KeyError for an unknown experiment) says what is wrong before anything is
     stored or queued."""
     spec = get_experiment(experiment)
-    spec.checked_config(values)  # the fixed settings, said wrong before any trial
-    space = tuning.parse_space(space_text, experiment)
     owner = owner or LOCAL
+    runner.check_processes(owner, asdict(spec.checked_config(values)))  # said before any trial
+    space = tuning.parse_space(space_text, experiment)
     runner.admit_search(owner, trials)
     name = f"{experiment}-{sampler}-{secrets.token_hex(3)}"
     study = tuning.open_study(

@@ -32,6 +32,7 @@ class HostLimits:
     heavy_per_minute: int = 6  # DLSTUDIO_HEAVY_PER_MINUTE: bootstraps, corpus uploads, pages
     bootstrap_budget: int = 20_000_000  # DLSTUDIO_BOOTSTRAP_BUDGET: rows x resamples
     upload_answers: int = 2_000  # DLSTUDIO_UPLOAD_ANSWERS: answers of an uploaded corpus
+    run_processes: int = 2  # DLSTUDIO_RUN_PROCESSES: data-parallel processes of one run
     class_mode: bool = False  # DLSTUDIO_CLASS_MODE=1: everyone sees everyone's runs, read-only
 
     @classmethod
@@ -44,6 +45,7 @@ class HostLimits:
             "heavy_per_minute": "DLSTUDIO_HEAVY_PER_MINUTE",
             "bootstrap_budget": "DLSTUDIO_BOOTSTRAP_BUDGET",
             "upload_answers": "DLSTUDIO_UPLOAD_ANSWERS",
+            "run_processes": "DLSTUDIO_RUN_PROCESSES",
         }
         values = {
             field.name: _env_int(names[field.name], field.default)

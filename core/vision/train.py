@@ -30,7 +30,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 from torchvision.transforms import v2
 
 from core.config import check_range, check_seed
@@ -49,6 +50,7 @@ from core.vision.checkpoints import (
     save_last,
 )
 from core.vision.data import DATA_SOURCES, dataset_splits, load_image_dataset, stratified_subset
+from core.vision.distributed import World, current_world, join, sums
 from core.vision.evaluation import evaluate
 from core.vision.prepared import PreparedData, fraction_subset, input_spec, prepare_pictures
 from core.vision.schedules import LR_SCHEDULES, LrSchedule
@@ -62,6 +64,7 @@ RECIPES: dict[str, tuple[bool, bool, bool]] = {
     "all": (True, True, True),
 }
 MAX_PICTURES = 10_000_000  # more than any data set here holds: a larger limit_train means all
+MAX_PROCESSES = 64  # data-parallel processes of one run
 MAX_BATCH_PIXELS = 2**24  # input_size^2 * batch_size: 1024 px x 16 pictures, 128 px x 1024
 # config name -> options of the core.optim factory: SGD with Nesterov momentum, or AdamW
 IMAGE_OPTIMIZERS: dict[str, dict[str, object]] = {
@@ -154,6 +157,13 @@ class ImageTrainConfig:
         default="",
         metadata={"help": "continue from a run folder or its last.pt checkpoint", "path": True},
     )
+    processes: int = field(
+        default=1,
+        metadata={
+            "help": "data-parallel processes under torchrun (gloo on the CPU, NCCL on GPUs); "
+            "each trains on its share of every batch"
+        },
+    )
     label_fraction: float = field(
         default=1.0,
         metadata={"help": "train on this fraction of the training labels, stratified (1: all)"},
@@ -179,6 +189,7 @@ class ImageTrainConfig:
         check_range("warmup_epochs", self.warmup_epochs, low=0, high=1000)
         check_range("early_stopping_patience", self.early_stopping_patience, low=0, high=1000)
         check_range("limit_train", self.limit_train, low=0, high=MAX_PICTURES)
+        check_range("processes", self.processes, low=1, high=MAX_PROCESSES)
         check_range("label_fraction", self.label_fraction, low=0, low_inclusive=False, high=1)
         check_seed("seed", self.seed)
         check_seed("split_seed", self.split_seed)
@@ -193,6 +204,11 @@ class ImageTrainConfig:
                 self.lr_schedule = "constant"
             elif self.lr_schedule == "constant":
                 self.lr_schedule = "cosine"
+        if self.gradual_unfreeze and self.processes > 1:
+            raise ValueError(
+                "gradual_unfreeze changes which weights train during the run, which "
+                "data-parallel training cannot follow: use processes=1 with it"
+            )
         if self.gradual_unfreeze and not self.pretrained:
             raise ValueError(
                 "gradual_unfreeze needs pretrained=true: unfreezing a randomly initialised "
@@ -286,15 +302,20 @@ def build_optimizer(config: ImageTrainConfig, stages: list[nn.Module]) -> torch.
     )
 
 
-def training_loader(data: PreparedData, batch_size: int, generator: torch.Generator) -> DataLoader:
-    """Shuffled training batches drawn with `generator`, so the order is seeded and resumable."""
-    return DataLoader(
-        TensorDataset(data.x["train"], data.y["train"]),
-        batch_size=min(batch_size, len(data.y["train"])),
-        shuffle=True,
-        drop_last=True,  # a last batch of one picture would break BatchNorm
-        generator=generator,
-    )
+def training_loader(
+    data: PreparedData, batch_size: int, generator: torch.Generator, world: World, seed: int
+) -> DataLoader:
+    """Shuffled training batches drawn with `generator`, so the order is seeded and resumable.
+    Among data-parallel processes, each draws its share of every batch (a DistributedSampler
+    seeded with `seed`; `set_epoch` reshuffles it each epoch)."""
+    dataset = TensorDataset(data.x["train"], data.y["train"])
+    batch_size = min(batch_size, len(dataset))
+    if not world.distributed:
+        # drop_last: a last batch of one picture would break BatchNorm
+        return DataLoader(dataset, batch_size, shuffle=True, drop_last=True, generator=generator)
+    sampler = DistributedSampler(dataset, world.size, world.rank, seed=seed, drop_last=True)
+    share = max(batch_size // world.size, 2)
+    return DataLoader(dataset, share, sampler=sampler, drop_last=True)
 
 
 def train_one_epoch(
@@ -304,9 +325,10 @@ def train_one_epoch(
     normalize: Callable[[torch.Tensor], torch.Tensor],
     augment: v2.Transform | None,
     progress: EpochProgress,
-) -> tuple[float, float]:
-    """One pass over the training batches; returns the mean loss and accuracy on those
-    (augmented) batches, as the model was while it trained."""
+) -> tuple[float, float, float]:
+    """One pass over this process's training batches; returns the summed loss, the number
+    right and the number seen on those (augmented) batches, as the model was while it
+    trained."""
     total_loss, correct, seen = 0.0, 0, 0
     for number, (images, labels) in enumerate(loader, 1):
         if augment is not None:
@@ -317,7 +339,7 @@ def train_one_epoch(
         total_loss += loss.item() * len(labels)
         correct += (logits.argmax(1) == labels).sum().item()
         seen += len(labels)
-    return total_loss / seen, correct / seen
+    return total_loss, correct, seen
 
 
 def resume_from(
@@ -383,7 +405,8 @@ def train_image_classifier(
     own making (core.vision.pseudo_labeling).
     """
     seed_everything(config.seed)
-    device = pick_device(config.device)
+    world = current_world()
+    device = join(world, pick_device(config.device))
     if data is None:
         data = prepare_data(config)
     model = create_backbone(
@@ -395,16 +418,20 @@ def train_image_classifier(
     stages = backbone_stages(model)
     optimizer = build_optimizer(config, stages)
     generator = torch.Generator().manual_seed(config.seed)
-    loader = training_loader(data, config.batch_size, generator)
+    loader = training_loader(data, config.batch_size, generator, world, config.seed)
     schedule = LrSchedule(
         optimizer, config.lr_schedule, config.epochs, len(loader), config.warmup_epochs
     )
-    step = TrainingStep(model, F.cross_entropy, optimizer, device)
+    trained = model  # what the optimiser steps through: the model, or its data-parallel wrapper
+    if world.distributed:
+        trained = DistributedDataParallel(model, [device] if device.type == "cuda" else None)
+    step = TrainingStep(trained, F.cross_entropy, optimizer, device)
     unfreeze = UnfreezeSchedule(len(stages), config.unfreeze_every)
     augmentation = AugmentationSchedule(data.spec.kind, config.epochs)
     run_dir = logger.run_dir
     logger.details(
         device=str(device),
+        processes=world.size,
         classes=data.classes,
         input_spec=data.spec.to_dict(),
         n_stages=len(stages),
@@ -424,7 +451,9 @@ def train_image_classifier(
         trainable = unfreeze.trainable(epoch) if config.gradual_unfreeze else len(stages)
         set_trainable(model, stages, trainable, keep_bn_statistics=config.gradual_unfreeze)
         settings = augmentation.settings(epoch) if config.augment_schedule else AugmentSettings()
-        train_loss, train_accuracy = train_one_epoch(
+        if world.distributed:
+            loader.sampler.set_epoch(epoch)
+        sums_here = train_one_epoch(
             step,
             loader,
             schedule,
@@ -432,6 +461,8 @@ def train_image_classifier(
             settings.transform(data.spec.size),
             EpochProgress(logger, epoch, config.epochs, len(loader)),
         )
+        total_loss, correct, seen = sums(list(sums_here), world, device)
+        train_loss, train_accuracy = total_loss / seen, correct / seen
         val = evaluate(model, data.x["val"], data.y["val"], data.normalize, device)
         test = evaluate(model, data.x["test"], data.y["test"], data.normalize, device)
         schedule.after_epoch(val.loss)
