@@ -10,9 +10,9 @@ terminal with `dlstudio tune ... --study NAME --worker`.
 
 import secrets
 import threading
-from dataclasses import asdict
 from collections.abc import Callable, Collection
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import asdict
 
 import optuna
 
