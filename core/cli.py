@@ -71,6 +71,10 @@ REPORTS = {
         "a study page from runs you pick: table with intervals, curves, conclusions",
         "core.reports.run_set:main",
     ),
+    "tuning": Verb(
+        "grid, random, TPE and GP searches at 9 and 30 trials, and what pruning saves",
+        "core.reports.samplers:main",
+    ),
     "search": Verb(
         "a hyper-parameter search's page: history, parallel coordinates, importances, trials",
         "core.reports.search:main",
@@ -133,6 +137,10 @@ VERBS: dict[str, Verb] = {
         "build the shipped ONNX models (digits, animals) into models/", "core.shipped.build:main"
     ),
     "generate": Verb("generate a reply with one decoding strategy", "core.decoding.cli:main"),
+    "tuning": Verb(
+        "grid, random, TPE and GP searches at 9 and 30 trials, and what pruning saves",
+        "core.reports.samplers:main",
+    ),
     "search": Verb(
         "search a question-answer corpus, or evaluate every retriever on it",
         "core.retrieval.cli:main",

@@ -23,7 +23,7 @@ def test_a_space_has_log_ranges_whole_ranges_and_choices():
     assert space["epochs"] == Dimension(2, 6, integer=True)
     assert space["dropout"] == Dimension(0, 0.5)
     assert space["optimizer"] == Dimension(choices=("sgd", "adam"))
-    assert space["lr"].grid() == [0.0001, 0.00316228, 0.1]  # log-spaced grid points
+    assert space["lr"].grid(3) == [0.0001, 0.00316228, 0.1]  # log-spaced grid points
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,10 @@ from core.runs.execution import RunCancelled, execute_run
 from core.runs.store import Run, RunStore
 
 MAX_TRIALS = 500
-GRID_POINTS = 3  # the grid sampler's points per range (log-spaced for a :log range)
+# Random trials before TPE or GP model the results. Optuna's default, 10, would leave a search
+# of 9 trials purely random; 5 lets a small budget benefit, and the first trials of a search
+# are the same whatever its budget.
+STARTUP_TRIALS = 5
 KINDS = ("", "log", "int")  # a range's suffix: none, :log, :int
 
 
@@ -59,11 +62,12 @@ class Dimension:
             return trial.suggest_int(name, int(self.low), int(self.high), log=self.log)
         return trial.suggest_float(name, self.low, self.high, log=self.log)
 
-    def grid(self) -> list[Any]:
-        """The values the grid sampler tries."""
+    def grid(self, points: int) -> list[Any]:
+        """The values the grid sampler tries: the choices, or `points` values over the range
+        (log-spaced for a log range)."""
         if self.choices:
             return list(self.choices)
-        steps = [i / (GRID_POINTS - 1) for i in range(GRID_POINTS)]
+        steps = [i / (points - 1) for i in range(points)]
         if self.log:
             points = [self.low * (self.high / self.low) ** step for step in steps]
         else:
@@ -121,16 +125,27 @@ def _dimension(key: str, value: str) -> Dimension:
     return Dimension(low, high, log=kind == "log", integer=kind == "int")
 
 
-def _grid_sampler(space: dict[str, Dimension], seed: int) -> optuna.samplers.BaseSampler:
-    grid = {key: dimension.grid() for key, dimension in space.items()}
+def _grid_sampler(
+    space: dict[str, Dimension], seed: int, trials: int
+) -> optuna.samplers.BaseSampler:
+    """A grid of as many points per range as the budget allows (at least 2): 3 x 3 for 9
+    trials of two ranges, 5 x 5 for 30."""
+    ranges = sum(not dimension.choices for dimension in space.values())
+    points = max(2, math.floor(trials ** (1 / max(ranges, 1)) + 1e-9))
+    grid = {key: dimension.grid(points) for key, dimension in space.items()}
     return optuna.samplers.GridSampler(grid, seed=seed)
 
 
-SAMPLERS: dict[str, Callable[[dict[str, Dimension], int], optuna.samplers.BaseSampler]] = {
-    "tpe": lambda space, seed: optuna.samplers.TPESampler(seed=seed),
-    "random": lambda space, seed: optuna.samplers.RandomSampler(seed=seed),
+# A sampler from the space, the seed and the budget of trials.
+SAMPLERS: dict[str, Callable[[dict[str, Dimension], int, int], optuna.samplers.BaseSampler]] = {
+    "tpe": lambda space, seed, trials: optuna.samplers.TPESampler(
+        n_startup_trials=STARTUP_TRIALS, seed=seed
+    ),
+    "random": lambda space, seed, trials: optuna.samplers.RandomSampler(seed=seed),
     "grid": _grid_sampler,
-    "gp": lambda space, seed: optuna.samplers.GPSampler(seed=seed),
+    "gp": lambda space, seed, trials: optuna.samplers.GPSampler(
+        n_startup_trials=STARTUP_TRIALS, seed=seed
+    ),
 }
 PRUNERS: dict[str, Callable[[], optuna.pruners.BasePruner]] = {
     "none": optuna.pruners.NopPruner,
@@ -241,7 +256,7 @@ def open_study(
         storage=store_of_studies,
         study_name=name,
         direction="maximize",
-        sampler=SAMPLERS[sampler](space, seed),
+        sampler=SAMPLERS[sampler](space, seed, trials),
         pruner=pruner_object or PRUNERS[pruner](),
         load_if_exists=True,
     )

@@ -302,7 +302,7 @@ def train_context_prediction(config: ContextConfig, logger) -> None:
             drop_last=True,
             generator=generator,
         )
-        train_loss, train_accuracy = train_one_epoch(
+        total_loss, correct, seen = train_one_epoch(
             step,
             loader,
             schedule,
@@ -310,7 +310,7 @@ def train_context_prediction(config: ContextConfig, logger) -> None:
             None,
             EpochProgress(logger, epoch, config.epochs, len(loader)),
         )
-        metrics = {"train_loss": train_loss, "train_accuracy": train_accuracy}
+        metrics = {"train_loss": total_loss / seen, "train_accuracy": correct / seen}
         for split, (split_pairs, split_labels) in held_out.items():
             result = evaluate(model, split_pairs, split_labels, normalize, device)
             metrics |= {f"{split}_loss": result.loss, f"{split}_accuracy": result.accuracy}
