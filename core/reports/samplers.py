@@ -209,7 +209,7 @@ def budget_words(results: dict, experiment: str, budget: int) -> str:
         value = best_after(grid, budget)
         beaten = sum(means[s] > value for s in MODELLED)
         text += f" The grid of {len(grid['values'])} points reaches {value:.4f}: " + (
-            f"{beaten} of the 3 samplers do better on average."
+            f"{beaten} of the 3 samplers {'does' if beaten == 1 else 'do'} better on average."
             if beaten
             else "no sampler does better on average."
         )
