@@ -137,10 +137,6 @@ VERBS: dict[str, Verb] = {
         "build the shipped ONNX models (digits, animals) into models/", "core.shipped.build:main"
     ),
     "generate": Verb("generate a reply with one decoding strategy", "core.decoding.cli:main"),
-    "tuning": Verb(
-        "grid, random, TPE and GP searches at 9 and 30 trials, and what pruning saves",
-        "core.reports.samplers:main",
-    ),
     "search": Verb(
         "search a question-answer corpus, or evaluate every retriever on it",
         "core.retrieval.cli:main",
