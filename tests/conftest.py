@@ -176,3 +176,24 @@ def save_screenshot(page, name: str, focus=None) -> Path:
 @pytest.fixture
 def screenshot():
     return save_screenshot
+
+
+def train_reference_digits_run(app_data: Path, epochs: int, limit_train: int) -> int:
+    """A small digits CNN trained into the running app's run store as a reference run (one
+    every visitor may use); its id. Seconds on a CPU."""
+    from dataclasses import asdict
+
+    from core.runs.access import REFERENCE_OWNER
+    from core.runs.execution import RunLogger
+    from core.sharing.visitors import Visitor
+    from core.vision.train import ImageTrainConfig, train_image_classifier
+
+    config = ImageTrainConfig(
+        data="digits", backbone="small_cnn", pretrained=False, input_size=28, epochs=epochs,
+        limit_train=limit_train, lr=0.005,
+    )  # fmt: skip
+    store = RunStore(app_data / "runs.sqlite")
+    run_id = store.create("digits_cnn", asdict(config), owner=Visitor(REFERENCE_OWNER, "host"))
+    train_image_classifier(config, RunLogger(store, run_id))
+    store.finish(run_id, "done")
+    return run_id

@@ -6,26 +6,20 @@ sees clear messages for bad uploads; the API checks drive the same events as a s
 
 import re
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
-from conftest import TAB_TITLES, choose_experiment, run_row
+from conftest import TAB_TITLES, choose_experiment, run_row, train_reference_digits_run
 
 from core.runs import view
-from core.runs.access import REFERENCE_OWNER
-from core.runs.execution import RunLogger
 from core.runs.store import RunStore
 from core.serving.onnx import list_models
-from core.sharing.visitors import Visitor
-from core.vision.train import ImageTrainConfig, train_image_classifier
 
 pytestmark = pytest.mark.browser
 sync_api = pytest.importorskip("playwright.sync_api")
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
-REFERENCE = Visitor(REFERENCE_OWNER, "the host")  # owner of the runs every visitor may use
 
 
 def test_every_tab_renders(page):
@@ -179,14 +173,8 @@ def test_a_model_trained_in_the_run_store_can_be_chosen_and_draws_are_read_by_it
     """A reference digits run (one every visitor may use) trained into the app's run store
     appears in the model list after a refresh; choosing it exports it to ONNX and the drawing
     is read by it."""
-    config = ImageTrainConfig(
-        data="digits", backbone="small_cnn", pretrained=False, input_size=28, epochs=3,
-        limit_train=600, lr=0.005,
-    )  # fmt: skip
+    run_id = train_reference_digits_run(app_data, epochs=3, limit_train=600)
     store = RunStore(app_data / "runs.sqlite")
-    run_id = store.create("digits_cnn", asdict(config), owner=REFERENCE)
-    train_image_classifier(config, RunLogger(store, run_id))
-    store.finish(run_id, "done")
 
     page.get_by_role("tab", name="Classifier", exact=True).click()
     page.locator("#digit-model-refresh").click()

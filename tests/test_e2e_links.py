@@ -3,21 +3,15 @@ chosen and in Results with its page made; a loan run offers only its page; the s
 model opens its embeddings in the PQ explorer."""
 
 import re
-from dataclasses import asdict
 
 import pytest
+from conftest import train_reference_digits_run
 
-from core.runs.access import REFERENCE_OWNER
-from core.runs.execution import RunLogger
-from core.runs.store import RunStore
 from core.serving.onnx import list_models
-from core.sharing.visitors import Visitor
-from core.vision.train import ImageTrainConfig, train_image_classifier
 
 pytestmark = pytest.mark.browser
 sync_api = pytest.importorskip("playwright.sync_api")
 
-REFERENCE = Visitor(REFERENCE_OWNER, "the host")  # owner of the runs every visitor may use
 FIRST_LOAN_RUN = 1  # the first shipped reference run: loan_exp1
 
 
@@ -26,15 +20,7 @@ def image_run(app_data) -> int:
     """A small digits CNN every visitor may use, trained into the app's run store (seconds)."""
     if "digits" not in list_models():
         pytest.skip("models/digits.onnx is not built yet (make models)")
-    config = ImageTrainConfig(
-        data="digits", backbone="small_cnn", pretrained=False, input_size=28, epochs=1,
-        limit_train=300, lr=0.005,
-    )  # fmt: skip
-    store = RunStore(app_data / "runs.sqlite")
-    run_id = store.create("digits_cnn", asdict(config), owner=REFERENCE)
-    train_image_classifier(config, RunLogger(store, run_id))
-    store.finish(run_id, "done")
-    return run_id
+    return train_reference_digits_run(app_data, epochs=1, limit_train=300)
 
 
 def show_run(page, run_id: int) -> None:
