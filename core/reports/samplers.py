@@ -56,8 +56,8 @@ class Setup:
 SETUPS = {
     "loan_exp5": Setup(
         "lr=1e-4..0.3:log; weight_decay=1e-5..0.3:log",
-        {},
-        "loan default MLP (Exp 5), 10 epochs",
+        {"epochs": 5},
+        "loan default MLP (Exp 5), 5 epochs",
     ),
     "digits_cnn": Setup(
         "lr=1e-4..0.1:log; weight_decay=1e-6..0.1:log",
