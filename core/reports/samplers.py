@@ -292,6 +292,11 @@ def samplers_page(results: dict) -> Page:
     return page
 
 
+def page_from_results(path: Path = RESULTS) -> Page:
+    """The page of the committed study, measuring nothing (the Results tab shows this)."""
+    return samplers_page(json.loads(Path(path).read_text()))
+
+
 def merged(parts: list[dict]) -> dict:
     """Results measured in parts (say, one experiment per process): their searches together."""
     results = {**parts[0], "searches": {}}

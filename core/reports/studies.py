@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.reports import images, inference, loan, pq, pseudo_labels, ssl
+from core.reports import images, inference, loan, pq, pseudo_labels, samplers, ssl
 from core.reports.page import Page
 from core.runs.reference import reference_runs
 from core.runs.store import RunStore
@@ -88,6 +88,13 @@ STUDIES: dict[str, Study] = {
         "classifier's embeddings, at equal bits",
         lambda store: pq.page_from_results(),
         results_file=pq.RESULTS,
+    ),
+    "tuning": Study(
+        "Hyper-parameter search",
+        "which search (grid, random, TPE, Gaussian process) finds a good learning rate and "
+        "weight decay in 9 and in 30 trials, over 5 seeds, and what pruning saves",
+        lambda store: samplers.page_from_results(),
+        results_file=samplers.RESULTS,
     ),
 }
 
