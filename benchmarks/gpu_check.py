@@ -66,13 +66,13 @@ from core.serving.techniques import ort_predict, ort_session
 from core.training import EpochProgress, TrainingStep, seed_everything
 from core.vision.backbones import backbone_stages, create_backbone
 from core.vision.checkpoints import load_trained_model
-from core.vision.data import DATA_SOURCES, dataset_splits, load_image_dataset, stratified_subset
 from core.vision.distributed import World
-from core.vision.prepared import PreparedData, input_spec, prepare_pictures
+from core.vision.prepared import PreparedData
 from core.vision.schedules import LrSchedule
 from core.vision.train import (
     ImageTrainConfig,
     build_optimizer,
+    prepare_data,
     train_image_classifier,
     train_one_epoch,
     training_loader,
@@ -129,28 +129,6 @@ def pick_experiment() -> str:
             return name
         say(f"{name}: {missing} Trying the next.")
     raise RuntimeError(f"none of {', '.join(EXPERIMENTS)} has its data on this machine")
-
-
-def prepare(config: ImageTrainConfig, limit_eval: int) -> PreparedData:
-    """core.vision.train.prepare_data with val and test cut to `limit_eval` pictures each
-    (stratified), so a large data set at 128 px is not resized whole for a short check."""
-    dataset = load_image_dataset(config.data, config.data_root or None)
-    limits = {"train": config.limit_train, "val": limit_eval, "test": limit_eval}
-    index = {
-        split: stratified_subset(
-            where, dataset.labels, limits[split] or len(where), config.split_seed
-        )
-        for split, where in dataset_splits(dataset, seed=config.split_seed).items()
-    }
-    spec = input_spec(DATA_SOURCES[config.data].kind, config.input_size, config.pretrained)
-    unit = replace(spec, mean=(0.0,) * spec.channels, std=(1.0,) * spec.channels)
-    return PreparedData(
-        x={split: prepare_pictures(dataset, where, unit) for split, where in index.items()},
-        y={split: torch.from_numpy(dataset.labels[where]) for split, where in index.items()},
-        index=index,
-        classes=list(dataset.classes),
-        spec=spec,
-    )
 
 
 def endless(batches: Iterable) -> Iterator:
@@ -217,7 +195,7 @@ def check_training(sizes: Sizes, store: RunStore) -> tuple[dict, int, PreparedDa
         }
     )
     say(f"training: preparing {config.data} at {config.input_size} px")
-    data = prepare(config, sizes.limit_eval)
+    data = prepare_data(config, limit_eval=sizes.limit_eval)
     say(
         f"training: {experiment}, {plural(config.epochs, 'epoch')}, {len(data.y['train'])} pictures"
     )

@@ -229,10 +229,16 @@ def check_batch_pixels(input_size: int, batch_size: int) -> None:
 # -- data -------------------------------------------------------------------------------------
 
 
-def prepare_data(config: ImageTrainConfig) -> PreparedData:
-    """Load the data set, split it, and prepare every split's pictures once, as [0, 1] tensors."""
+def prepare_data(config: ImageTrainConfig, limit_eval: int = 0) -> PreparedData:
+    """Load the data set, split it, and prepare every split's pictures once, as [0, 1] tensors.
+    `limit_eval` keeps that many val and test pictures each, stratified (0: all), for a
+    short check that need not resize a large data set whole."""
     dataset = load_image_dataset(config.data, config.data_root or None)
     index = dataset_splits(dataset, seed=config.split_seed)
+    for split in ("val", "test") if limit_eval else ():
+        index[split] = stratified_subset(
+            index[split], dataset.labels, limit_eval, config.split_seed
+        )
     if config.limit_train:
         index["train"] = stratified_subset(
             index["train"], dataset.labels, config.limit_train, config.split_seed
