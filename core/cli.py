@@ -154,6 +154,10 @@ VERBS: dict[str, Verb] = {
     "embeddings": Verb(
         "build or list the embedding sets the quantization tools read", "core.embeddings.cli:main"
     ),
+    "fetch": Verb(
+        "download a data set into the data directory (afhq from the Hugging Face hub)",
+        "core.vision.cli:fetch_main",
+    ),
     "report": Verb("regenerate a study's report under reports/", verbs=REPORTS),
     "info": Verb("what each tab runs on: its model, data and device", "core.hosting.runtime:main"),
 }

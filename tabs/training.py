@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from core.experiments import get_experiment, list_experiments
-from core.paths import download_folder, upload_name
+from core.paths import download_folder, redact_paths, upload_name
 from core.runs import view
 from core.runs.access import check_can_see, check_can_see_all, visible_owners
 from core.runs.export import config_diff, export_runs
@@ -35,12 +35,15 @@ from core.runs.sweeps import format_grid, parse_grid
 from core.sharing.limits import HostLimits
 from core.sharing.visitors import Visitor
 from core.tabular.data import import_csv
+from core.vision.hub import HUB_BYTES, fetch_afhq
 from tabs.search import search_panel
 from tabs.visitor import VisitorControls, handler
 
 TITLE = "Training"
 TOOL = "training"  # its runtime statement's key in core.hosting.runtime
 ALL = "all"
+FETCHABLE = {"afhq": fetch_afhq}  # families whose data the app downloads on request
+FETCH_PROGRESS = gr.Progress()
 FIRST_EXPERIMENT = "loan_exp1"  # quick (seconds on a CPU), so a first visit sees a whole run
 RECOVERED_NOTICE = (
     "⚠️ The run store was damaged and has been set aside; training starts with an empty store. "
@@ -55,17 +58,32 @@ REFUSED = (KeyError, PermissionError, ValueError)  # what the runner says no wit
 
 
 def describe(name: str):
-    """The experiment's description, its default config form and sweep grid, and the launch
-    buttons, usable only when its data is on this machine."""
+    """The experiment's description, its default config form and sweep grid, the launch
+    buttons, usable only when its data is on this machine, and the button that fetches it
+    when the app can."""
     experiment = get_experiment(name)
-    can_run = gr.update(interactive=experiment.missing_data() is None)
+    missing = experiment.missing_data()
+    can_run = gr.update(interactive=missing is None)
     return (
         view.experiment_text(name),
         view.config_form(name),
         format_grid(experiment.grid),
         can_run,
         can_run,
+        gr.update(visible=missing is not None and experiment.family in FETCHABLE),
     )
+
+
+def fetch_data(name: str, progress=FETCH_PROGRESS):
+    """Download the experiment's data set (once for the whole app), then describe it again.
+    Gradio fills `progress` (a bar on the button's outputs) by its default's type."""
+    fetch = FETCHABLE[get_experiment(name).family]
+    try:
+        fetch(lambda fraction, message: progress(fraction, desc=message))
+    except (OSError, ValueError) as error:
+        raise gr.Error(f"The download failed: {redact_paths(str(error))}") from None
+    gr.Info("The data set is here: the experiment can run.")
+    return describe(name)
 
 
 def with_form_value(form, key: str, value: str):
@@ -390,6 +408,11 @@ def launch_panel(first: str) -> LaunchPanel:
             elem_id="csv-upload",
         )
         target = gr.Dropdown([], label="Target column", interactive=True)
+    fetch_button = gr.Button(
+        f"Download AFHQ from the Hugging Face hub (about {HUB_BYTES / 1e6:.0f} MB, once)",
+        visible=False,
+        elem_id="fetch-data",
+    )
     with gr.Row():
         launch_button = gr.Button("Launch", variant="primary", elem_id="launch-run")
         cancel_button = gr.Button("Cancel run", variant="stop", elem_id="cancel-run")
@@ -401,12 +424,9 @@ def launch_panel(first: str) -> LaunchPanel:
         placeholder="e.g. lr=0.01,0.05,0.1; weight_decay=0.01,0.001",
     )
     sweep_button = gr.Button("Launch sweep", elem_id="launch-sweep")
-    experiment.change(
-        describe,
-        experiment,
-        [description, form, grid, launch_button, sweep_button],
-        api_name="describe_experiment",
-    )
+    described = [description, form, grid, launch_button, sweep_button, fetch_button]
+    experiment.change(describe, experiment, described, api_name="describe_experiment")
+    fetch_button.click(fetch_data, experiment, described, api_name="fetch_data")
     upload.upload(upload_csv, [upload, form], [form, target, upload], api_name="upload_csv")
     target.input(
         lambda column, table: with_form_value(table, "target", column),

@@ -200,8 +200,10 @@ def test_experiments_whose_data_is_missing_say_what_to_provide_and_cannot_launch
     sync_api.expect(text).to_contain_text("afhq/val/<class>/).")  # the whole message
     sync_api.expect(page.locator("#launch-run")).to_be_disabled()
     sync_api.expect(page.locator("#launch-sweep")).to_be_disabled()
+    sync_api.expect(page.locator("#fetch-data")).to_be_visible()  # the hub's copy, on request
     choose_experiment(page, "Loan default · loan_exp1")
     sync_api.expect(page.locator("#launch-run")).to_be_enabled()
+    sync_api.expect(page.locator("#fetch-data")).to_be_hidden()
 
 
 def test_compared_runs_show_their_config_differences_and_export_as_csv(app_url):

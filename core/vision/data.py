@@ -250,9 +250,11 @@ def missing_data(name: str) -> str | None:
         )
     if name == "afhq" and not all((afhq_dir() / split).is_dir() for split in ("train", "val")):
         return (
-            f"AFHQ (the animal faces: cat, dog, wild) is not on this machine: the host "
-            f"downloads it from {AFHQ_URL} and unpacks it into the folder datasets/afhq of the "
-            "app's data directory (`afhq/train/<class>/` and `afhq/val/<class>/`)."
+            "AFHQ (the animal faces: cat, dog, wild) is not on this machine yet: where the "
+            "network is reachable, *Download AFHQ* below fetches it from the Hugging Face hub "
+            f"(about 730 MB, once); offline, the host downloads it from {AFHQ_URL} and unpacks "
+            "it into the folder datasets/afhq of the app's data directory "
+            "(`afhq/train/<class>/` and `afhq/val/<class>/`)."
         )
     return None
 
