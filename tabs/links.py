@@ -17,7 +17,7 @@ from core.runs.access import check_can_see
 from core.runs.jobs import JobRunner
 from core.serving.run_models import RUN_PREFIX
 from core.sharing.visitors import Visitor
-from tabs import classifier, pq_explorer, results
+from tabs import classifier, heavy_events, pq_explorer, results
 from tabs.training import RunLinks, chosen_run
 from tabs.visitor import VisitorControls, handler
 
@@ -106,6 +106,7 @@ def connect(
         [page.picked, *visitor],
         [page.page, page.download],
         api_visibility="private",
+        **heavy_events.EVENT,  # a page computes bootstraps: it queues with the heavy events
     )
     if digits.to_embeddings is not None:
         pq = entrances.pq
