@@ -32,14 +32,16 @@ def set_number(page, elem_id: str, value) -> None:
     box.press("Tab")
 
 
-def ask(page, prompt: str, strategy: str, max_new_tokens: int) -> None:
+def ask(page, prompt: str, strategy: str, max_new_tokens: int, wait_ms: int = FEEDBACK) -> None:
+    """Ask for a reply; its stats line must say "generating" within `wait_ms` (a request queued
+    behind another page's reply waits its turn: give that one more)."""
     page.locator("#decoding-prompt textarea").fill(prompt)
     page.locator("#decoding-strategy").get_by_text(strategy, exact=True).click()
     set_number(page, "decoding-max-new-tokens", max_new_tokens)
     page.locator("#decoding-generate").click()
     # every update but the last says "generating" (the first one "Loading the model ..., then
     # generating" when the model loads): so this reply, not the previous one, is read
-    page.locator("#decoding-stats").get_by_text(RUNNING).wait_for(timeout=FEEDBACK)
+    page.locator("#decoding-stats").get_by_text(RUNNING).wait_for(timeout=wait_ms)
 
 
 def wait_done(page, timeout: int = LONG_WAIT) -> str:
@@ -144,7 +146,7 @@ def test_two_browsers_generating_at_once_get_their_own_reply(page, browser, app_
         set_number(other, "decoding-seed", 3)
         open_tab(page)
         ask(other, primes, "Top-p (nucleus) sampling", 12)
-        ask(page, FRANCE, "Greedy", 20)
+        ask(page, FRANCE, "Greedy", 20, wait_ms=LONG_WAIT)  # may wait for the other's reply
         assert wait_done(page) == PARIS
         assert wait_done(other) == expected
     finally:
