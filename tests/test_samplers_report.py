@@ -88,3 +88,17 @@ def test_results_measured_in_parts_are_read_together():
     first = {**whole, "searches": {k: whole["searches"][k] for k in keys[:5]}}
     second = {**whole, "searches": {k: whole["searches"][k] for k in keys[5:]}}
     assert samplers.merged([first, second])["searches"] == whole["searches"]
+
+
+def test_a_sampler_that_loses_its_budget_to_failed_runs_is_named():
+    numbers = results([0.8, 0.8, 0.8])
+    for seed in SEEDS:
+        search = numbers["searches"][f"{EXPERIMENT}/gp/none/30/{seed}"]
+        search["values"][10:30] = [None] * 20
+        search["states"][10:30] = ["fail"] * 20
+    table = samplers.budget_table(numbers, EXPERIMENT)
+    assert table.set_index("sampler").loc["gp", "failed"] == "67%"
+    assert table.set_index("sampler").loc["random", "failed"] == "0%"
+    text = text_of(samplers.samplers_page(numbers))
+    assert "Failed trials (the run ended with an error, so no value): gp 67%" in text
+    assert "random 0%" not in text

@@ -42,6 +42,7 @@ BUDGETS = (9, 30)
 SEEDS = (0, 1, 2, 3, 4)
 MODELLED = ("random", "tpe", "gp")  # sequential samplers: a budget's result is a prefix
 PRUNED_EXPERIMENT = "loan_exp5"
+FAILED_NOTED = 20  # % of a sampler's trials failed, from which its conclusion says so
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,7 @@ def budget_table(results: dict, experiment: str) -> pd.DataFrame:
         for budget in results["budgets"]:
             bests = [best_after(r, budget) for r in records]
             row[f"best after {budget}"] = f"{np.mean(bests):.4f} ± {np.std(bests, ddof=1):.4f}"
+        row["failed"] = failed_share(records)
         row["seconds per search"] = round(float(np.mean([r["seconds"] for r in records])), 1)
         rows.append(row)
     for budget in results["budgets"]:
@@ -156,9 +158,34 @@ def budget_table(results: dict, experiment: str) -> pd.DataFrame:
                 row[f"best after {other}"] = (
                     f"{best_after(record, other):.4f}" if other == budget else ""
                 )
+            row["failed"] = failed_share([record])
             row["seconds per search"] = record["seconds"]
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def failed_share(records: list[dict]) -> str:
+    """The share of the searches' trials whose run ended with an error (no value)."""
+    states = [state for record in records for state in record["states"]]
+    return f"{states.count('fail') / len(states):.0%}"
+
+
+def failure_words(results: dict, experiment: str) -> str:
+    """Which samplers lost much of their budget to failed runs (a failed trial gives the
+    sampler nothing to learn from, and it may propose the same region again)."""
+    lost = {
+        sampler: failed_share(searches_of(results, experiment, sampler))
+        for sampler in MODELLED
+        if float(failed_share(searches_of(results, experiment, sampler))[:-1]) >= FAILED_NOTED
+    }
+    if not lost:
+        return ""
+    named = ", ".join(f"{sampler} {share}" for sampler, share in lost.items())
+    return (
+        f" Failed trials (the run ended with an error, so no value): {named} of the trials. "
+        "Optuna's samplers leave a failed trial out of their model, so a sampler may keep "
+        "proposing the region where runs fail, and its budget goes to them."
+    )
 
 
 def history(results: dict, experiment: str, metric: str) -> Curves:
@@ -272,7 +299,8 @@ def samplers_page(results: dict) -> Page:
             f"Space: `{setup.space}`; the best {metric} found, by budget:",
             budget_table(results, experiment),
             history(results, experiment, metric),
-            " ".join(budget_words(results, experiment, b) for b in results["budgets"]),
+            " ".join(budget_words(results, experiment, b) for b in results["budgets"])
+            + failure_words(results, experiment),
         )
     table = pruning_rows(results)
     if table is not None:
