@@ -158,6 +158,7 @@ def test_the_loan_page_has_the_numbers_of_the_committed_report(shipped):
         ("pseudo_labeling", "pseudo_labeling"),
         ("inference", "inference"),
         ("pq", "pq"),
+        ("tuning", "tuning"),
     ],
 )
 def test_the_app_and_the_repository_show_the_same_page(shipped, study, folder, tmp_path):
@@ -172,5 +173,5 @@ def test_the_pages_are_written_in_the_background_at_start(tmp_path):
     load_reference_runs(store)
     studies.write_pages_in_background(store).join(timeout=300)
     written = {key[1] for key in studies._pages if key[0] == str(store.path)}
-    shipped = {"loan", "image_digits", "ssl_digits", "pseudo_labeling", "inference", "pq"}
+    shipped = {"loan", "image_digits", "ssl_digits", "pseudo_labeling", "inference", "pq", "tuning"}
     assert written == set(available_studies(store)) == shipped

@@ -235,11 +235,13 @@ def budget_words(results: dict, experiment: str, budget: int) -> str:
     if grid is not None:
         value = best_after(grid, budget)
         beaten = sum(means[s] > value for s in MODELLED)
-        text += f" The grid of {len(grid['values'])} points reaches {value:.4f}: " + (
-            f"{beaten} of the 3 samplers {'does' if beaten == 1 else 'do'} better on average."
-            if beaten
-            else "no sampler does better on average."
-        )
+        better = {
+            0: "no sampler does",
+            1: "1 of the 3 samplers does",
+            len(MODELLED): "all 3 samplers do",
+        }.get(beaten, f"{beaten} of the 3 samplers do")
+        points = len(grid["values"])
+        text += f" The grid of {points} points reaches {value:.4f}: {better} better on average."
     return text
 
 
@@ -289,7 +291,9 @@ def samplers_page(results: dict) -> Page:
         "Which search finds a good learning rate and weight decay in few trials? Each search "
         f"is repeated with {len(results['seeds'])} seeds; every trial is a full training run, "
         "chosen on the validation split. TPE and GP start modelling after 5 random trials. "
-        f"All searches together took {seconds / 60:.0f} min of wall time ({results['machine']})."
+        f"All searches together took {seconds / 60:.0f} min of wall time ({results['machine']}"
+        "), on a 2-core machine shared with other work: the seconds compare roughly, the "
+        "epochs trained exactly."
     )
     for experiment in experiments:
         setup = SETUPS[experiment]
@@ -312,9 +316,9 @@ def samplers_page(results: dict) -> Page:
         )
     page.add(
         ForDevelopers(
-            "Measured by `dlstudio report tuning` (one process per experiment: "
-            "`--experiments loan_exp5` and `--experiments digits_cnn`, then "
-            "`--from-results` with both results files)."
+            "Measured by `dlstudio report tuning` in several processes (`--experiments "
+            "loan_exp5`, `--experiments digits_cnn`, each with an `--out` of its own), then "
+            "`dlstudio report tuning --from-results` with every results file."
         )
     )
     return page
