@@ -61,10 +61,12 @@ def show(runner: JobRunner, visitor: Visitor, name: str | None):
 
 def refresh(runner: JobRunner, visitor: Visitor, name: str | None, shown: list):
     """Redraw the page when a trial of the chosen search changed state (else nothing)."""
-    owners = visible_owners(visitor, runner.limits)
-    if not name or name not in searches.visible_searches(owners):
+    if not name:
         return gr.skip(), gr.skip()
-    study = searches.visible_search(name, owners)
+    try:
+        study = searches.visible_search(name, visible_owners(visitor, runner.limits))
+    except KeyError:
+        return gr.skip(), gr.skip()
     if states(study) == shown:
         return gr.skip(), gr.skip()
     return search_page(runner.store, study), states(study)

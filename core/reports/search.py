@@ -159,7 +159,8 @@ def pruning(pruner: str | None) -> str:
 
 
 def search_page(store: RunStore, study: optuna.Study, storage: str | None = None) -> Page:
-    """The page of one search (see the module's docstring)."""
+    """The page of one search (see the module's docstring); `storage`, when the study is
+    not in the default one, is named in the commands as `--storage URL`, never quoted."""
     described = study.user_attrs
     experiment = described.get("experiment", "?")
     metric = get_experiment(experiment).selection_metric if experiment != "?" else "value"
@@ -200,7 +201,7 @@ def search_page(store: RunStore, study: optuna.Study, storage: str | None = None
             page.add(importances(study))
     if trials:
         page.add("### Every trial", trials_table(store, trials))
-    where = f" --storage {storage}" if storage else ""
+    where = " --storage URL" if storage else ""  # a database URL may hold a password
     page.add(
         ForDevelopers(
             f"More trials: `dlstudio tune {experiment} --study {study.study_name}{where} "
