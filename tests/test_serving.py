@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 import skimage.data
 import torch
+from PIL import Image
 from sklearn.datasets import load_digits
 
 from core.paths import REPO_ROOT
 from core.serving.onnx import ModelCard, ModelFileError, OnnxClassifier, load_model, ship_model
+from core.shipped.drawings import labelled_drawings, score_drawings
 from core.vision.backbones import create_backbone
 from core.vision.data import dataset_splits, load_image_dataset
 from core.vision.inputs import drawing_to_image, load_image
@@ -180,11 +182,11 @@ def test_classify_cli_json(tmp_path):
 
 
 def test_the_shipped_digits_model_reads_most_user_style_drawings():
-    """Digits drawn the way users draw them (tests/drawn_digits, not training data): the goal
-    is 90 %, and the shipped ensemble reads 126 of 140, the goal exactly. The model is a fixed
-    file, so the count can only move by rounding: the first assertion checks that no drawing's
-    reading hangs on it (the closest call is 0.007 apart in probability; other ONNX Runtime
-    kernels, graph optimisations and thread counts move the probabilities by at most 3e-7)."""
+    """The development drawings (tests/drawn_digits, which the recipe was chosen with in view):
+    the shipped ensemble reads 126 of 140 (90 %); the threshold sits 7 drawings below. The
+    first assertion checks that no drawing's reading hangs on rounding (the closest call is
+    0.007 apart in probability; other ONNX Runtime kernels and thread counts move the
+    probabilities by at most 3e-7)."""
     model = load_model("digits")
     drawings = sorted((REPO_ROOT / "tests" / "drawn_digits").glob("*.png"))
     assert len(drawings) >= 100
@@ -194,7 +196,31 @@ def test_the_shipped_digits_model_reads_most_user_style_drawings():
     assert (first - second).min() > 1e-3
     read = [model.card.classes[index] for index in probabilities.argmax(1)]
     right = sum(label == path.name[0] for label, path in zip(read, drawings, strict=True))
-    assert right / len(drawings) >= 0.90
+    assert right / len(drawings) >= 0.85
+
+
+def test_the_held_out_drawings_give_the_figure_on_the_digits_card():
+    """The clean estimate: 320 drawings made after the model shipped, recomputed here through
+    ONNX Runtime and the sketchpad's preprocessing. It read 283 (88.4 %, 95 % Wilson interval
+    84.5-91.5 %); the threshold sits 27 drawings below, and the card's figure must match."""
+    model = load_model("digits")
+    score = score_drawings(model)
+    assert score.drawings >= 300
+    assert {path.name[0] for path, _ in labelled_drawings()} == set("0123456789")
+    assert score.accuracy >= 0.80
+    assert score.low < score.accuracy < score.high
+    card = model.card.metrics
+    assert abs(score.accuracy - card["held_out_drawings_accuracy"]) <= 2 / score.drawings
+    assert card["held_out_drawings_count"] == score.drawings
+    assert f"{score.drawings} sketchpad-style drawings" in model.card.notes
+
+
+def test_drawings_are_refused_with_a_clear_message(tmp_path):
+    with pytest.raises(ValueError, match="no drawings"):
+        score_drawings(load_model("digits"), tmp_path)
+    Image.new("L", (280, 280), 255).save(tmp_path / "x_blank.png")
+    with pytest.raises(ValueError, match="labelled x, a class digits lacks"):
+        score_drawings(load_model("digits"), tmp_path)
 
 
 def test_the_shipped_digits_model_reaches_99_percent_on_the_held_out_test_split():

@@ -45,8 +45,8 @@ DATA_SETS: dict[str, tuple[str, dict]] = {
         {"data": "digits", "input_size": 64, "epochs": 15, "batch_size": 32, "lr": 1e-3},
     ),
     "fashion": (
-        "Fashion-MNIST (60,000 + 10,000), EfficientNet-Lite0 at 32x32",
-        {"data": "fashion-mnist", "input_size": 32, "epochs": 8, "batch_size": 128, "lr": 1e-3},
+        "Fashion-MNIST (60,000 + 10,000), EfficientNet-Lite0 at 64x64",
+        {"data": "fashion-mnist", "input_size": 64, "epochs": 8, "batch_size": 128, "lr": 1e-3},
     ),
     "mnist": (
         "MNIST from data_root (IDX files), EfficientNet-Lite0 at 32x32",

@@ -21,7 +21,8 @@ from core.experiments import get_experiment
 from core.paths import REPO_ROOT
 from core.runs.execution import RunLogger
 from core.runs.store import Run, RunStore
-from core.serving.onnx import MODELS_DIR, ModelCard, ship_model
+from core.serving.onnx import MODELS_DIR, ModelCard, OnnxClassifier, ship_model
+from core.shipped.drawings import score_drawings
 from core.vision.backbones import (
     ANIMAL_CLASSES,
     ANIMAL_IMAGENET_IDS,
@@ -172,7 +173,37 @@ def build_digits(
         ),
         rebuild="`dlstudio build-models digits`",
     )
-    return ship_model(models[chosen], card, out_dir)
+    return score_on_drawings(ship_model(models[chosen], card, out_dir), out_dir)
+
+
+# What the digits card says of its figures: which of them may be trusted as an estimate.
+DIGITS_ESTIMATES = (
+    "Selection rule, now fixed: the lowest val log-loss among the seeds and their average. It "
+    "replaced a first rule (val accuracy) after that rule's pick had been scored on the test "
+    "split, and earlier studies (reports/image_digits) looked at the test split when this "
+    "recipe was picked, so the test split's figure is optimistic. The clean estimate is the "
+    "held-out drawings (assets/drawn_digits, {count} sketchpad-style drawings of varied "
+    "strokes, sizes, places and slants), made after this model was shipped and used for no "
+    "choice: {right} read right, {accuracy:.1%} (95 % Wilson interval {low:.1%}-{high:.1%})."
+)
+
+
+def score_on_drawings(card: ModelCard, out_dir: str | Path = MODELS_DIR) -> ModelCard:
+    """Score the shipped digits model of `out_dir` on the held-out drawings and write the
+    figure, with what it means, into its card (`dlstudio build-models --score-drawings`)."""
+    path = Path(out_dir) / card.onnx_file
+    score = score_drawings(OnnxClassifier(path, card))
+    estimates = DIGITS_ESTIMATES.format(
+        count=score.drawings,
+        right=score.right,
+        accuracy=score.accuracy,
+        low=score.low,
+        high=score.high,
+    )
+    notes = card.notes.split(" Selection rule")[0]  # a card scored before: said again
+    card = replace(card, metrics=card.metrics | score.as_metrics(), notes=f"{notes} {estimates}")
+    card.save(path.with_suffix(".json"))
+    return card
 
 
 # `make models AFHQ_DIR=...`: the animals model fine-tuned on AFHQ instead of the mapped head.
@@ -232,7 +263,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--afhq-dir", type=Path, default=None, help="fine-tune the animals model on AFHQ here"
     )
+    parser.add_argument(
+        "--score-drawings",
+        action="store_true",
+        help="only score the shipped digits model on the held-out drawings, into its card",
+    )
     args = parser.parse_args(argv)
+    if args.score_drawings:
+        card = ModelCard.load(args.out_dir / "digits.json")
+        print(f"digits: metrics {score_on_drawings(card, args.out_dir).metrics}")
+        return
     unknown = [name for name in args.names if name not in BUILDERS]
     if unknown:
         parser.error(f"unknown model {', '.join(unknown)}: choose from {', '.join(BUILDERS)}")

@@ -1,7 +1,18 @@
-"""Render the digits in this folder: 0-9 drawn the way app users draw them, not training data.
+"""Render two sets of digits drawn the way app users draw them (never training data).
 
 Each PNG is a 280x280 grayscale canvas, black ink on white, like the app's sketchpad, named
-`<digit>_<source>_<n>.png` (label first). Two sources:
+`<digit>_<source>_<n>.png` (label first).
+
+- `tests/drawn_digits/` (140, seed 2024): the development set. The shipped digits model's recipe
+  was chosen with it in view (core/shipped/build.py), so it is no estimate of that model.
+- `assets/drawn_digits/` (320, seed 2026): the held-out set, made after the model was shipped
+  and scored once, for its card; nothing was chosen with it. 32 per digit, each drawn with a
+  style picked at random: a thin (5-9 px), medium (12-20 px) or thick (24-34 px) brush; small,
+  normal or large; anywhere on the canvas; slanted and turned further than the development set;
+  and more ways to write a digit (open and closed 4s, crossed 7s, a 1 with a flag and a base,
+  a flat-topped 3, a straight-stemmed 9, an 8 of two loops).
+
+The development set has two sources:
 
 - fonts: each digit in seven TrueType fonts, with a thickened outline so it reads like a marker
   stroke, at a random size, position and small tilt. /usr/share/fonts holds only the DejaVu
@@ -13,19 +24,22 @@ Each PNG is a 280x280 grayscale canvas, black ink on white, like the app's sketc
   (14-22 px wide, like a mouse brush), with random size, aspect, slant, rotation, position, a
   smooth elastic bend and a little hand tremor.
 
-Tests check the preprocessing on these; the shipped digits model must recognise at least 90 %
-of them. Rerun to regenerate (deterministic, replaces all PNGs here):
+Tests check the preprocessing on the development set and the shipped model's accuracy on both.
+Rerun to regenerate both (deterministic, replaces their PNGs):
 
-    .venv/bin/python tests/drawn_digits/make_drawn_digits.py
+    .venv/bin/python scripts/make_drawn_digits.py
 """
 
 import itertools
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-HERE = Path(__file__).resolve().parent
+REPO = Path(__file__).resolve().parents[1]
+DEVELOPMENT = REPO / "tests" / "drawn_digits"
+HELD_OUT = REPO / "assets" / "drawn_digits"
 CANVAS = 280
 SUPERSAMPLE = 4  # draw 4x larger, then shrink: anti-aliased edges like a browser canvas
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
@@ -38,7 +52,8 @@ FONTS = {  # source name -> (font file, outline width in px at 280x280)
     "dejavu-serif-italic": ("DejaVuSerif-Italic.ttf", 4),
     "dejavu-mathtexgyre": ("DejaVuMathTeXGyre.ttf", 4),
 }
-STROKE_SAMPLES = 7  # stroke drawings per digit
+STROKE_SAMPLES = 7  # development set: stroke drawings per digit
+HELD_OUT_SAMPLES = 32  # held-out set: drawings per digit
 
 
 def arc(cx: float, cy: float, rx: float, ry: float, start: float, end: float) -> list:
@@ -70,6 +85,20 @@ PATHS = {
     8: [[figure_eight()]],
     9: [[[*arc(0.3, 0.25, 0.27, 0.24, 10, -355), (0.55, 0.6), (0.5, 1.0)]]],
 }
+# More ways people write digits, for the held-out set only (the development set keeps PATHS).
+MORE_PATHS = {
+    1: [[[(0.1, 0.2), (0.34, 0.0), (0.32, 1.0)], [(0.08, 1.0), (0.56, 1.0)]]],  # flag and base
+    3: [[[(0.04, 0.02), (0.56, 0.02), (0.24, 0.4), *arc(0.28, 0.7, 0.3, 0.29, -80, 150)]]],
+    4: [[[(0.3, 0.0), (0.0, 0.66), (0.6, 0.66)], [(0.42, 0.3), (0.42, 1.0)]]],  # open, low stem
+    6: [[[(0.5, 0.0), (0.12, 0.5), *arc(0.3, 0.74, 0.25, 0.24, 190, -170)]]],  # straight stem
+    7: [  # crossed 7s
+        [[(0.0, 0.02), (0.6, 0.02), (0.2, 1.0)], [(0.14, 0.5), (0.54, 0.5)]],
+        [[(0.0, 0.1), (0.6, 0.02), (0.28, 1.0)], [(0.2, 0.52), (0.58, 0.48)]],
+    ],
+    8: [[arc(0.3, 0.25, 0.22, 0.24, 90, 450), arc(0.3, 0.74, 0.28, 0.26, -90, 270)]],  # two loops
+    9: [[[*arc(0.3, 0.26, 0.27, 0.25, 0, -360), (0.57, 1.0)]]],  # straight stem
+}
+HELD_OUT_PATHS = {digit: ways + MORE_PATHS.get(digit, []) for digit, ways in PATHS.items()}
 
 
 def densify(points: list, step: float = 0.01) -> np.ndarray:
@@ -82,12 +111,35 @@ def densify(points: list, step: float = 0.01) -> np.ndarray:
     return np.asarray(out)
 
 
-def stroke_drawing(digit: int, rng: np.random.Generator) -> Image.Image:
+@dataclass(frozen=True)
+class Hand:
+    """How one drawing is drawn: its pen paths, its height, slant and turn, and its brush."""
+
+    paths: dict
+    height: tuple[float, float] = (130, 215)  # px
+    slant: float = 0.3  # at most, either way
+    degrees: float = 8  # turned at most this far, either way
+    brush: tuple[float, float] = (7, 11)  # radius, px: a 14-22 px round brush
+
+
+BRUSHES = {"thin": (2.5, 4.5), "medium": (6, 10), "thick": (12, 17)}  # radius, px
+HEIGHTS = {"small": (55, 100), "normal": (110, 180), "large": (185, 240)}  # px
+
+
+def held_out_hand(rng: np.random.Generator) -> Hand:
+    """A style picked at random: any brush, any size, slanted and turned further."""
+    brush = BRUSHES[rng.choice(list(BRUSHES))]
+    height = HEIGHTS[rng.choice(list(HEIGHTS))]
+    return Hand(HELD_OUT_PATHS, height=height, slant=0.45, degrees=15, brush=brush)
+
+
+def stroke_drawing(digit: int, rng: np.random.Generator, hand: Hand = Hand(PATHS)) -> Image.Image:
     """One digit drawn with a round brush along a randomly transformed pen path."""
-    strokes = [densify(s) for s in PATHS[digit][rng.integers(len(PATHS[digit]))]]
-    height = rng.uniform(130, 215)
+    strokes = [densify(s) for s in hand.paths[digit][rng.integers(len(hand.paths[digit]))]]
+    height = rng.uniform(*hand.height)
     x_scale = height * rng.uniform(0.85, 1.25)  # the 0.6-wide pen box: 0.5-0.75 of the height
-    slant, angle = rng.uniform(-0.3, 0.3), np.radians(rng.uniform(-8, 8))
+    slant = rng.uniform(-hand.slant, hand.slant)
+    angle = np.radians(rng.uniform(-hand.degrees, hand.degrees))
     phases, freqs = rng.uniform(0, 2 * np.pi, 2), rng.uniform(0.5, 1.2, 2)
     transformed = []
     for points in strokes:
@@ -107,7 +159,9 @@ def stroke_drawing(digit: int, rng: np.random.Generator) -> Image.Image:
         rng.uniform(margin - low[i], max(margin - low[i], CANVAS - margin - high[i]))
         for i in range(2)
     ]
-    radius = rng.uniform(7, 11) * SUPERSAMPLE  # a 14-22 px round brush
+    # no brush wider than a fifth of the digit's height: people draw small digits thinner,
+    # and a wider one leaves a blot nobody could read
+    radius = min(rng.uniform(*hand.brush), height / 10) * SUPERSAMPLE
     canvas = Image.new("L", (CANVAS * SUPERSAMPLE,) * 2, 255)
     draw = ImageDraw.Draw(canvas)
     for x, y in (drawn + offset) * SUPERSAMPLE:
@@ -115,8 +169,6 @@ def stroke_drawing(digit: int, rng: np.random.Generator) -> Image.Image:
         # and joins, no seams
         draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=0)
     return canvas.resize((CANVAS, CANVAS), Image.Resampling.LANCZOS)
-
-
 def font_drawing(digit: int, font_file: str, outline: int, rng: np.random.Generator) -> Image.Image:
     """One digit typed in a font, thickened, at a random size, place and tilt."""
     scale = SUPERSAMPLE
@@ -140,23 +192,41 @@ def font_drawing(digit: int, font_file: str, outline: int, rng: np.random.Genera
     return tilted.resize((CANVAS, CANVAS), Image.Resampling.LANCZOS)
 
 
-def main() -> None:
-    for old in HERE.glob("*.png"):
-        old.unlink()
+def development_set() -> dict[str, Image.Image]:
+    """Seven fonts and seven stroke drawings per digit."""
     rng = np.random.default_rng(2024)
-    count = 0
+    drawings = {}
     for digit in range(10):
-        drawings = {
-            f"{digit}_{source}_0.png": font_drawing(digit, font_file, outline, rng)
-            for source, (font_file, outline) in FONTS.items()
-        }
+        for source, (font_file, outline) in FONTS.items():
+            drawings[f"{digit}_{source}_0.png"] = font_drawing(digit, font_file, outline, rng)
         for n in range(STROKE_SAMPLES):
             drawings[f"{digit}_strokes_{n}.png"] = stroke_drawing(digit, rng)
-        for name, image in drawings.items():
-            # 16 grey levels are plenty for anti-aliased edges and keep the PNGs small
-            image.point(lambda v: round(v / 17) * 17).save(HERE / name, optimize=True)
-            count += 1
-    print(f"wrote {count} drawn digits to {HERE}")
+    return drawings
+
+
+def held_out_set() -> dict[str, Image.Image]:
+    """`HELD_OUT_SAMPLES` stroke drawings per digit, each in a style of its own."""
+    rng = np.random.default_rng(2026)
+    return {
+        f"{digit}_hand_{n:02d}.png": stroke_drawing(digit, rng, held_out_hand(rng))
+        for digit in range(10)
+        for n in range(HELD_OUT_SAMPLES)
+    }
+
+
+def write(drawings: dict[str, Image.Image], folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.png"):
+        old.unlink()
+    for name, image in drawings.items():
+        # 16 grey levels are plenty for anti-aliased edges and keep the PNGs small
+        image.point(lambda v: round(v / 17) * 17).save(folder / name, optimize=True)
+    print(f"wrote {len(drawings)} drawn digits to {folder}")
+
+
+def main() -> None:
+    write(development_set(), DEVELOPMENT)
+    write(held_out_set(), HELD_OUT)
 
 
 if __name__ == "__main__":
