@@ -32,12 +32,14 @@ COLORS = plotly.colors.qualitative.Plotly
 
 @dataclass(frozen=True)
 class Series:
-    """One line: its label, x and y values, and its dash (`solid`, `dot`, `dash`)."""
+    """One line: its label, x and y values, and its dash (`solid`, `dot`, `dash`). `spread`,
+    when given, is a shaded band around it: the lowest and highest y at each x (over seeds)."""
 
     label: str
     x: list[float]
     y: list[float]
     dash: str = "solid"
+    spread: tuple[list[float], list[float]] | None = None
 
 
 @dataclass(frozen=True)
@@ -160,7 +162,11 @@ def matplotlib_figure(block: FigureBlock) -> Figure:
         axes = np.atleast_1d(figure.subplots(1, len(block.panels)))
         for axis, panel in zip(axes, block.panels, strict=True):
             for series in panel.series:
-                axis.plot(series.x, series.y, MATPLOTLIB_DASHES[series.dash], label=series.label)
+                (line,) = axis.plot(
+                    series.x, series.y, MATPLOTLIB_DASHES[series.dash], label=series.label
+                )
+                if series.spread:
+                    axis.fill_between(series.x, *series.spread, color=line.get_color(), alpha=0.15)
             axis.set_title(panel.title)
             axis.set_xlabel(block.x_label)
             axis.set_yscale("log" if block.log_y else "linear")
@@ -226,6 +232,25 @@ def matplotlib_figure(block: FigureBlock) -> Figure:
 # --- the app ------------------------------------------------------------------------------------
 
 
+def spread_traces(series: Series, color: str) -> list[go.Scatter]:
+    """A shaded band from the series' lowest to its highest values: the highest as an invisible
+    line, then the lowest filled up to it."""
+    low, high = series.spread
+    rgb = plotly.colors.hex_to_rgb(color)
+    edge = {"x": series.x, "mode": "lines", "line": {"width": 0}, "hoverinfo": "skip"}
+    return [
+        go.Scatter(y=high, showlegend=False, legendgroup=series.label, **edge),
+        go.Scatter(
+            y=low,
+            fill="tonexty",
+            fillcolor=f"rgba({rgb[0]}, {rgb[1]}, {rgb[2]}, 0.15)",
+            showlegend=False,
+            legendgroup=series.label,
+            **edge,
+        ),
+    ]
+
+
 def plotly_figure(block: FigureBlock) -> go.Figure:
     """The figure drawn for the app (interactive)."""
     if isinstance(block, Curves):
@@ -236,6 +261,9 @@ def plotly_figure(block: FigureBlock) -> go.Figure:
         colors = dict(zip(labels, cycle(COLORS), strict=False))  # a label's colour in every panel
         for column, panel in enumerate(block.panels, 1):
             for series in panel.series:
+                if series.spread:
+                    for trace in spread_traces(series, colors[series.label]):
+                        figure.add_trace(trace, row=1, col=column)
                 figure.add_trace(
                     go.Scatter(
                         x=series.x,
