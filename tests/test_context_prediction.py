@@ -227,9 +227,9 @@ def test_the_report_compares_pretrained_and_random_runs(pretext_run, tmp_path):
     assert f"--init_from {pretext}" in text  # the context run's reproduce command
     assert (tmp_path / "curves_20.png").stat().st_size > 0  # 20 % of the labels
     assert (tmp_path / "pretext.png").stat().st_size > 0
-    with pytest.raises(ValueError, match="exactly one digits_context run"):
+    with pytest.raises(ValueError, match="one digits_context run per seed"):
         ssl_page(store, "digits", run_ids[1:])
-    with pytest.raises(ValueError, match="one run per label fraction and init"):
+    with pytest.raises(ValueError, match="one run per label fraction, init and seed"):
         ssl_page(store, "digits", [*run_ids, run_ids[1]])
 
 

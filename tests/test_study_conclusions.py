@@ -71,11 +71,11 @@ def test_the_pretrained_gain_trend_follows_the_test_accuracies(pretraining):
     scarce_first = rows["fraction"].rank(ascending=True)  # 10 % first
     rows.loc[random, "test_accuracy"] = 0.9
     rows.loc[context, "test_accuracy"] = 0.9 + 0.01 * (4 - scarce_first[context])
-    assert "it grows as labels get scarcer" in " ".join(ssl.conclusions(rows, 0.6))
+    assert "it grows as labels get scarcer" in " ".join(ssl.conclusions(rows, [0.6]))
     rows.loc[context, "test_accuracy"] = 0.9 + 0.01 * scarce_first[context]
-    assert "it does not grow steadily" in " ".join(ssl.conclusions(rows, 0.6))
+    assert "it does not grow steadily" in " ".join(ssl.conclusions(rows, [0.6]))
 
 
 def test_the_pretext_sentence_follows_its_accuracy(pretraining):
-    assert "61.1% relative-position accuracy" in ssl.conclusions(pretraining, 0.611)[0]
-    assert "30.0% relative-position accuracy" in ssl.conclusions(pretraining, 0.3)[0]
+    assert "61.1% relative-position accuracy" in ssl.conclusions(pretraining, [0.611])[0]
+    assert "30.0% relative-position accuracy" in ssl.conclusions(pretraining, [0.3])[0]

@@ -60,3 +60,27 @@ def disagreement_p_value(right_a: np.ndarray, right_b: np.ndarray) -> float:
         return 1.0
     direction = 1.0 if d.sum() >= 0 else -1.0
     return paired_permutation(direction * d, n_resamples=PERMUTATIONS).p_value
+
+
+def paired_by_seed(mine: dict[int, pd.Series], theirs: dict[int, pd.Series]) -> dict[str, float]:
+    """Two configurations compared on the same test pictures. `mine` and `theirs` map a seed to
+    its run's right answers (`right_answers`); over the seeds both ran: A's accuracy minus B's
+    in points, the one-sided `disagreement_p_value` over the (seed, picture) pairs, and the
+    number of pairs."""
+    seeds = sorted(set(mine) & set(theirs))
+    if not seeds:
+        raise ValueError("the two configurations share no seed to compare on")
+    pairs = [mine[seed].align(theirs[seed], join="inner") for seed in seeds]
+    a = np.concatenate([pair[0].to_numpy() for pair in pairs])
+    b = np.concatenate([pair[1].to_numpy() for pair in pairs])
+    return {
+        "points": 100 * (a.mean() - b.mean()),
+        "p_value": disagreement_p_value(a, b),
+        "pairs": len(a),
+    }
+
+
+def mean_sd(values: pd.Series, scale: float, digits: int) -> str:
+    """ "mean ± sd" of `values` times `scale`; the value alone when there is one."""
+    text = f"{values.mean() * scale:.{digits}f}"
+    return text if len(values) == 1 else f"{text} ± {values.std() * scale:.{digits}f}"

@@ -28,8 +28,9 @@ from core.experiments.images import DATA_SETS, RECIPE_LABELS, RECIPE_SUFFIXES
 from core.paths import REPO_ROOT, default_db_path
 from core.reports.accuracy import (
     accuracy_interval,
-    disagreement_p_value,
     interval_text,
+    mean_sd,
+    paired_by_seed,
     right_answers,
     test_predictions,
 )
@@ -132,36 +133,20 @@ def run_rows(store: RunStore, run_ids: list[int]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _mean_sd(values: pd.Series, scale: float, digits: int) -> str:
-    text = f"{values.mean() * scale:.{digits}f}"
-    return text if len(values) == 1 else f"{text} ± {values.std() * scale:.{digits}f}"
-
-
 def against_plain(store: RunStore, rows: pd.DataFrame) -> pd.DataFrame:
     """Per configuration: its test accuracy minus (a)'s, in points (over the seeds both ran),
     and the p-value of a paired test over the same (seed, test picture) pairs."""
-    plain = RECIPE_LABELS["plain"]
-    plain_runs = rows[rows["label"] == plain].set_index("seed")["run"]
     answers = {run: right_answers(store.get(int(run))) for run in rows["run"]}  # read once
-    found = []
-    for label, group in rows.groupby("label", sort=False):
-        paired = group[group["seed"].isin(plain_runs.index)]
-        if label == plain or paired.empty:
-            continue
-        pairs = [
-            answers[run].align(answers[plain_runs[seed]], join="inner")
-            for run, seed in zip(paired["run"], paired["seed"], strict=True)
-        ]
-        mine = np.concatenate([pair[0].to_numpy() for pair in pairs])
-        theirs = np.concatenate([pair[1].to_numpy() for pair in pairs])
-        found.append(
-            {
-                "label": label,
-                "points": 100 * (mine.mean() - theirs.mean()),
-                "p_value": disagreement_p_value(mine, theirs),
-                "pairs": len(mine),
-            }
-        )
+    by_seed = {
+        label: {seed: answers[run] for seed, run in zip(group["seed"], group["run"], strict=True)}
+        for label, group in rows.groupby("label", sort=False)
+    }
+    plain = by_seed.get(RECIPE_LABELS["plain"], {})
+    found = [
+        {"label": label, **paired_by_seed(seeds, plain)}
+        for label, seeds in by_seed.items()
+        if label != RECIPE_LABELS["plain"] and set(seeds) & set(plain)
+    ]
     return pd.DataFrame(found, columns=["label", "points", "p_value", "pairs"])
 
 
@@ -177,15 +162,15 @@ def results_table(rows: pd.DataFrame, paired: pd.DataFrame) -> pd.DataFrame:
             {
                 "configuration": label,
                 "backbone": group["backbone"].iloc[0],
-                "val acc, %": _mean_sd(group["val_accuracy"], 100, 2),
-                "test acc, %": _mean_sd(group["test_accuracy"], 100, 2),
+                "val acc, %": mean_sd(group["val_accuracy"], 100, 2),
+                "test acc, %": mean_sd(group["test_accuracy"], 100, 2),
                 "95 % interval": interval_text(low, high),
                 "vs (a), pt": f"{versus.loc[label, 'points']:+.2f}" if compared else "",
                 "p vs (a)": f"{versus.loc[label, 'p_value']:.3g}" if compared else "",
-                "test macro-F1, %": _mean_sd(group["test_macro_f1"], 100, 2),
-                "epochs to best": _mean_sd(group["best_epoch"], 1, 1),
+                "test macro-F1, %": mean_sd(group["test_macro_f1"], 100, 2),
+                "epochs to best": mean_sd(group["best_epoch"], 1, 1),
                 "train pictures": int(group["n_train"].iloc[0]),
-                "s / epoch": _mean_sd(group["epoch_time_s"], 1, 1),
+                "s / epoch": mean_sd(group["epoch_time_s"], 1, 1),
                 "runs": ", ".join(map(str, group["run"])),
             }
         )

@@ -26,9 +26,10 @@ from core.reports.accuracy import (
     accuracy_interval,
     disagreement_p_value,
     interval_text,
+    mean_sd,
     test_predictions,
 )
-from core.reports.images import split_curves
+from core.reports.images import mean_histories, split_curves
 from core.reports.markdown import add_reference_options, conclusion_lines, rerun_lines
 from core.reports.page import Curves, ForDevelopers, Page, Panel, Series, to_markdown
 from core.runs.reference import export_reference, fresh_reference_store, reference_runs
@@ -101,6 +102,7 @@ def comparison_rows(store: RunStore, runs: list[Run], references: list[Run]) -> 
         rows.append(
             {
                 "run": run.id,
+                "seed": run.config["seed"],
                 "data": run.config["data"],
                 "label_fraction": run.config["label_fraction"],
                 "n_labeled": details["n_labeled"],
@@ -177,6 +179,72 @@ def results_table(rows: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+CONFIGURATION = ["data", "label_fraction", "threshold", "top_k", "rounds", "epochs"]
+
+
+def configuration_label(row: Any) -> str:
+    """A configuration's name across its seeds: data, labeled share and selection."""
+    return f"{row.data}, {row.label_fraction:.0%} labeled, {selection(row)}"
+
+
+def pooled_student_test(runs: list[Run]) -> float:
+    """The one-sided p-value that student and teacher are equally good, over every (seed, test
+    picture) pair of these runs (one configuration's seeds) where the two disagree."""
+    student, teacher = [], []
+    for run in runs:
+        mine, theirs = test_predictions(run), test_predictions(run, "teacher_test_predictions")
+        student.append(mine["y_pred"] == mine["y_true"])
+        teacher.append(theirs["y_pred"] == theirs["y_true"])
+    return disagreement_p_value(np.concatenate(student), np.concatenate(teacher))
+
+
+def seed_summary(rows: pd.DataFrame, runs: dict[int, Run]) -> pd.DataFrame:
+    """Per configuration, over its seeds: teacher and student means and spreads, the student's
+    95 % interval, its mean gain with a paired test pooled over the seeds, and the
+    pseudo-labels accepted."""
+    summary = []
+    for _, group in rows.groupby(CONFIGURATION, sort=False):
+        first = next(group.itertuples())
+        low, high = accuracy_interval(group["student"].tolist(), int(first.n_test))
+        summary.append(
+            {
+                "configuration": configuration_label(first),
+                "seeds": sorted(group["seed"]),
+                "teacher": group["teacher"],
+                "student": group["student"],
+                "low": low,
+                "high": high,
+                "gain": (group["student"] - group["teacher"]).mean(),
+                "p_value": pooled_student_test([runs[int(run)] for run in group["run"]]),
+                "accepted": group["accepted"].mean(),
+                "n_pool": first.n_pool,
+                "pseudo_accuracy": group["pseudo_accuracy"],
+                "reference": group["reference"],
+            }
+        )
+    return pd.DataFrame(summary)
+
+
+def seeds_table(summary: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "configuration": summary["configuration"],
+            "seeds": summary["seeds"].map(lambda seeds: ", ".join(map(str, seeds))),
+            "teacher test acc, %": summary["teacher"].map(lambda v: mean_sd(v, 100, 2)),
+            "student test acc, %": summary["student"].map(lambda v: mean_sd(v, 100, 2)),
+            "95 % interval": [interval_text(r.low, r.high) for r in summary.itertuples()],
+            "student − teacher": [
+                f"{100 * r.gain:+.2f} pt (p = {r.p_value:.3g})" for r in summary.itertuples()
+            ],
+            "accepted pseudo-labels": [
+                f"{r.accepted:,.0f} of {r.n_pool:,}" for r in summary.itertuples()
+            ],
+            "their accuracy, %": summary["pseudo_accuracy"].map(lambda v: mean_sd(v, 100, 2)),
+            "all labels, %": summary["reference"].map(lambda v: mean_sd(v, 100, 2)),
+        }
+    )
+
+
 def per_class_table(run: Run) -> pd.DataFrame:
     """Accepted pseudo-labels and their accuracy per predicted class, in the last round."""
     last = run.details["rounds"][-1]
@@ -218,6 +286,22 @@ def threshold_tradeoff(runs: list[Run]) -> Curves:
         ],
         x_label="confidence threshold (teacher's top probability)",
     )
+
+
+def seeds_conclusions(summary: pd.DataFrame) -> list[str]:
+    """Per configuration run with several seeds: the verdict of the pooled paired test."""
+    lines = []
+    for r in summary[summary["seeds"].map(len) > 1].itertuples():
+        verdict = "a difference" if r.p_value < 0.05 else "within chance"
+        lines.append(
+            f"{r.configuration}, over seeds {', '.join(map(str, r.seeds))}: the teacher reaches "
+            f"{r.teacher.mean():.2%} ± {r.teacher.std():.2%} test accuracy, the student "
+            f"{r.student.mean():.2%} ± {r.student.std():.2%} (mean ± sd; 95 % interval of the "
+            f"mean {interval_text(r.low, r.high)} %). The student's gain of "
+            f"{100 * r.gain:+.2f} points, tested over every seed's test pictures, is {verdict} "
+            f"at the 5 % level (p = {r.p_value:.3g})."
+        )
+    return lines
 
 
 def conclusions(rows: pd.DataFrame, runs: list[Run]) -> list[str]:
@@ -302,6 +386,13 @@ def pseudo_page(store: RunStore, run_ids: list[int], reference_ids: list[int]) -
     if missing:
         raise ValueError(f"run(s) {missing} are not pseudo-labeling runs with a student round")
     rows = comparison_rows(store, runs, references)
+    summary = seed_summary(rows, {run.id: run for run in runs})
+    several = bool((summary["seeds"].map(len) > 1).any())
+    first_seeds = [  # one run per configuration for the per-run figures: its lowest seed
+        run
+        for run in runs
+        if run.id in set(rows.sort_values("seed").groupby(CONFIGURATION)["run"].first())
+    ]
     hours = rows["hours"].sum() + sum((run.duration_s or 0) / 3600 for run in references)
     reruns = runs + [store.get(int(i)) for i in rows["reference_run"].unique()]
     page = Page("Pseudo-labeling: few labels, a teacher, pseudo-labels, a student")
@@ -325,7 +416,18 @@ def pseudo_page(store: RunStore, run_ids: list[int], reference_ids: list[int]) -
             "including that machine's other load).\n\n"
             + "\n".join(rerun_lines(reruns)).rstrip("\n")
         ),
-        "## Results",
+        *(
+            (
+                "## Over seeds",
+                seeds_table(summary),
+                "Mean ± sd over the seeds; 95 % interval: of the student's mean test accuracy "
+                "over the seeds (t). p: the sign-flip test below, over every seed's test "
+                "pictures where student and teacher disagree.",
+            )
+            if several
+            else ()
+        ),
+        "## Results" + (" of each run" if several else ""),
         results_table(rows),
         "labeled: the share of the training split (of its size) that keeps its labels; a split "
         "smaller than the data set's (Fashion-MNIST: 51,000) was cut with `limit_train` to fit "
@@ -337,27 +439,36 @@ def pseudo_page(store: RunStore, run_ids: list[int], reference_ids: list[int]) -
         "gained, worse when it lost).",
         "## Accepted pseudo-labels per predicted class (last round)",
     )
-    for run in runs:
-        page.add(f"Run {run.id} ({run.config['data']}):", per_class_table(run))
+    for run in first_seeds:
+        page.add(f"Run {run.id} ({run.config['data']}, seed {run.config['seed']}):")
+        page.add(per_class_table(run))
     page.add(
         "## How the threshold trades quantity for accuracy",
-        threshold_tradeoff(runs),
-        "Computed from each run's saved labeling of the pool (first round) and the hidden labels.",
+        threshold_tradeoff(first_seeds),
+        "Computed from each run's saved labeling of the pool (first round) and the hidden labels"
+        + (", for each configuration's lowest seed." if several else "."),
         "## Learning curves",
     )
     for data, group in rows.groupby("data", sort=False):
-        reference = int(group["reference_run"].iloc[0])
-        histories = {
-            f"pseudo {r.label_fraction:.0%} ({r.run})": store.metrics(r.run)
-            for r in group.itertuples()
-        } | {f"all labels ({reference})": store.metrics(reference)}
+        lines = group.assign(label=[f"pseudo {configuration_label(r)}" for r in group.itertuples()])
+        supervised = [run.id for run in references if run.config["data"] == data]
+        lines = pd.concat(
+            [lines, pd.DataFrame({"label": "all labels", "run": supervised})], ignore_index=True
+        )
+        histories = mean_histories(store, lines)
         page.add(
             split_curves(histories, "loss", f"{data}: cross-entropy loss", f"loss_{data}"),
             split_curves(histories, "accuracy", f"{data}: accuracy", f"accuracy_{data}"),
             f"{data}: the pseudo-labeling runs' epochs run on from the teacher's to the "
-            "student's (the jump is where the student starts from scratch).",
+            "student's (the jump is where the student starts from scratch)"
+            + (
+                "; each line is the mean over seeds, shaded from the lowest to the highest."
+                if several
+                else "."
+            ),
         )
-    page.add("\n".join(conclusion_lines(conclusions(rows, runs))).rstrip("\n"))
+    said = seeds_conclusions(summary) + conclusions(rows, runs)
+    page.add("\n".join(conclusion_lines(said)).rstrip("\n"))
     return page
 
 
