@@ -35,7 +35,7 @@ from core.runs.sweeps import format_grid, parse_grid
 from core.sharing.limits import HostLimits
 from core.sharing.visitors import Visitor
 from core.tabular.data import import_csv
-from core.vision.hub import HUB_BYTES, fetch_afhq
+from core.vision.hub import HUB_BYTES, FetchUnderWay, fetch_afhq
 from tabs.search import search_panel
 from tabs.visitor import VisitorControls, handler
 
@@ -80,6 +80,8 @@ def fetch_data(name: str, progress=FETCH_PROGRESS):
     fetch = FETCHABLE[get_experiment(name).family]
     try:
         fetch(lambda fraction, message: progress(fraction, desc=message))
+    except FetchUnderWay as error:
+        raise gr.Error(f"{error}.") from None
     except (OSError, ValueError) as error:
         raise gr.Error(f"The download failed: {redact_paths(str(error))}") from None
     gr.Info("The data set is here: the experiment can run.")

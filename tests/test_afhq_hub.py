@@ -5,6 +5,7 @@ experiment, and is fetched only once."""
 
 import io
 import json
+import threading
 from dataclasses import asdict
 
 import numpy as np
@@ -93,3 +94,26 @@ def test_a_file_that_is_not_the_hubs_layout_is_refused(store, tmp_path):
     with pytest.raises(ValueError, match="expected photos labelled 0-2"):
         hub.fetch_afhq(None, lambda name: wrong)
     assert not afhq_dir().exists()
+
+
+def test_a_second_request_during_a_download_is_told_at_once(store, stand_in):
+    """A visitor who clicks while another's download runs gets an answer at once, not a
+    worker held for the length of a 730 MB download; the first download still completes."""
+    started, finish = threading.Event(), threading.Event()
+
+    def slow_download(name):
+        started.set()
+        assert finish.wait(30), "the test never let the download finish"
+        return stand_in[name]
+
+    first = threading.Thread(target=hub.fetch_afhq, args=(None, slow_download))
+    first.start()
+    try:
+        assert started.wait(30)
+        with pytest.raises(hub.FetchUnderWay, match="being downloaded already"):
+            hub.fetch_afhq(None, stand_in.__getitem__)
+    finally:
+        finish.set()
+        first.join(60)
+    assert (afhq_dir() / hub.MANIFEST).is_file()
+    assert hub.fetch_afhq(None, stand_in.__getitem__) == afhq_dir()  # now ready, at once

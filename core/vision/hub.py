@@ -1,7 +1,8 @@
 """AFHQ from the Hugging Face hub: one call downloads the public copy and lays it out the way
 the app reads AFHQ (`<data dir>/datasets/afhq/{train,val}/<class>/*.jpg`, `core.vision.data`).
 
-    fetch_afhq(progress)   # once per data directory; later calls return at once
+    fetch_afhq(progress)   # once per data directory; later calls return at once, and a call
+                           # during another's download raises FetchUnderWay at once
     dlstudio fetch afhq    # the same from a terminal (the Training tab has a button)
 
 The hub's copy (`huggan/AFHQ`, pinned to one revision) holds AFHQ's 16,130 photos of cats,
@@ -40,6 +41,11 @@ Progress = Callable[[float, str], None]
 _fetching = threading.Lock()  # one download at a time, however many visitors ask
 
 
+class FetchUnderWay(RuntimeError):
+    """Another request is downloading the data set now: this one is told so at once instead
+    of holding a worker until that download ends."""
+
+
 def hub_file(name: str) -> Path:
     """One file of the hub's copy, downloaded into the data directory's hub cache (resumed
     when a download was interrupted)."""
@@ -61,9 +67,16 @@ def fetch_afhq(
     """AFHQ laid out in the data directory (downloaded and unpacked the first time); its
     folder. `download` fetches one of HUB_FILES (tests give a stand-in)."""
     target = afhq_dir()
+    if (target / MANIFEST).is_file():
+        return target
     say = progress or (lambda fraction, message: None)
-    with _fetching:
-        if (target / MANIFEST).is_file():
+    if not _fetching.acquire(blocking=False):
+        raise FetchUnderWay(
+            "AFHQ is being downloaded already, for another request: it is ready a few minutes "
+            "after that download started; try again then"
+        )
+    try:
+        if (target / MANIFEST).is_file():  # finished while this call waited for the lock
             return target
         files = []
         for number, name in enumerate(HUB_FILES):
@@ -72,6 +85,8 @@ def fetch_afhq(
         say(len(HUB_FILES) / (len(HUB_FILES) + 1), "unpacking the photos")
         unpack(files, target)
         say(1.0, "AFHQ is ready")
+    finally:
+        _fetching.release()
     return target
 
 
