@@ -20,8 +20,9 @@ collection, language, source (the Debian package and its version), url (the page
 package's doc folder). Rerunning it on the same package versions gives the same file.
 
 `--embeddings` also writes `assets/qa_corpus.minilm.npz`: the all-MiniLM-L6-v2 vectors of every
-question and answer, keyed by text hash (see core/retrieval/dense.py), so that dense retrieval
-over the shipped corpus embeds only the user's query (a few minutes on two CPU cores).
+question, answer and whole entry (question and answer together), keyed by text hash (see
+core/retrieval/dense.py), so that dense retrieval over the shipped corpus embeds only the
+user's query (a few minutes on two CPU cores).
 """
 
 import argparse
@@ -282,11 +283,16 @@ def main() -> None:
 
 
 def write_embeddings(records: list[dict]) -> None:
-    """Embed every question and answer with the dense retriever's model and ship the vectors."""
+    """Embed every question, answer and whole entry (question and answer, the documents of the
+    paraphrase benchmark) with the dense retriever's model and ship the vectors."""
     sys.path.insert(0, str(REPO_ROOT))
     from core.retrieval.dense import SHIPPED_CACHE, encode, text_key, write_vectors
+    from core.retrieval.paraphrases import entry_text
 
-    texts = sorted({r[field] for r in records for field in ("question", "answer")})
+    texts = sorted(
+        {r[field] for r in records for field in ("question", "answer")}
+        | {entry_text(r["question"], r["answer"]) for r in records}
+    )
     vectors = dict(zip(map(text_key, texts), encode(texts), strict=True))  # all afresh
     write_vectors(SHIPPED_CACHE, vectors)
     print(f"wrote {len(vectors)} vectors to {SHIPPED_CACHE}")

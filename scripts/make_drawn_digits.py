@@ -169,6 +169,8 @@ def stroke_drawing(digit: int, rng: np.random.Generator, hand: Hand = Hand(PATHS
         # and joins, no seams
         draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=0)
     return canvas.resize((CANVAS, CANVAS), Image.Resampling.LANCZOS)
+
+
 def font_drawing(digit: int, font_file: str, outline: int, rng: np.random.Generator) -> Image.Image:
     """One digit typed in a font, thickened, at a random size, place and tilt."""
     scale = SUPERSAMPLE

@@ -3,6 +3,7 @@
     dlstudio search --query TEXT [--retriever NAME] [--k K] [--corpus FILE]
                     [--collection NAME] [--json]
     dlstudio search --evaluate [--retriever NAME] [--corpus FILE] [--collection NAME] [--json]
+    dlstudio search --evaluate --queries FILE [--corpus FILE] ...   (user-style questions)
 
 The corpus is the shipped FAQ corpus (assets/qa_corpus.jsonl: python-faq, debian-faq-en,
 debian-faq-ru) or a CSV / JSONL file with `question` and `answer` fields. A search looks through
@@ -57,11 +58,19 @@ def main(argv: list[str] | None = None) -> int:
         help="a CSV or JSONL file of question-answer pairs, or hf://datasets/OWNER/NAME/FILE",
     )
     parser.add_argument("--collection", help="only this collection of the corpus")
+    parser.add_argument(
+        "--queries",
+        help="with --evaluate: a JSONL or CSV file of user-style questions (`query`, and `id`, "
+        "the entry that answers it), asked against whole entries; the shipped benchmark is "
+        "assets/retrieval_paraphrases.jsonl",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
+    if args.queries and not args.evaluate:
+        parser.error("--queries goes with --evaluate")
     try:
         if args.evaluate:
-            result = evaluate(args.retriever, args.corpus, args.collection)
+            result = evaluate(args.retriever, args.corpus, args.collection, args.queries)
         else:
             name = args.retriever or DEFAULT_RETRIEVER
             result = search(args.query, name, args.k, args.corpus, args.collection)

@@ -18,7 +18,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
 from core.retrieval.base import Retriever, check_documents
-from core.retrieval.text import tokenize
+from core.retrieval.text import stemmed_tokens, tokenize
 
 
 def _dense(matrix) -> np.ndarray:
@@ -48,16 +48,18 @@ class TfidfRetriever(Retriever):
 
 
 class BM25Retriever(Retriever):
-    """Okapi BM25 (Lucene variant) over the shared word tokenizer."""
+    """Okapi BM25 (Lucene variant) over the shared word tokenizer, or over stemmed words
+    (`stemmed=True`, named bm25-stem: "пакеты" finds "пакетов", "installing" finds "install")."""
 
-    name = "bm25"
     matches_only = True
 
-    def __init__(self, k1: float = 1.5, b: float = 0.75) -> None:
+    def __init__(self, k1: float = 1.5, b: float = 0.75, stemmed: bool = False) -> None:
         self.k1, self.b = k1, b
+        self.name = "bm25-stem" if stemmed else "bm25"
+        self.analyzer = stemmed_tokens if stemmed else tokenize
 
     def fit(self, documents: Sequence[str]) -> Self:
-        self.vectorizer = CountVectorizer(analyzer=tokenize, dtype=np.float32)
+        self.vectorizer = CountVectorizer(analyzer=self.analyzer, dtype=np.float32)
         counts = self.vectorizer.fit_transform(check_documents(documents)).tocsr()
         n_docs = counts.shape[0]
         df = np.bincount(counts.indices, minlength=counts.shape[1])

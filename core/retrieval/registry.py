@@ -27,6 +27,7 @@ RETRIEVERS: dict[str, Callable[[], Retriever]] = {
     "tfidf": lambda: TfidfRetriever("word"),
     "tfidf-char": char_tfidf,
     "bm25": BM25Retriever,
+    "bm25-stem": lambda: BM25Retriever(stemmed=True),
     "dense": DenseRetriever,
     "rrf": lambda: RRFRetriever([BM25Retriever(), DenseRetriever()]),
     "hybrid": lambda: HybridRetriever([BM25Retriever(), char_tfidf(), DenseRetriever()]),
@@ -37,6 +38,7 @@ DESCRIPTIONS = {  # each says which languages it reads
     "tfidf-char": f"TF-IDF over character {CHAR_NGRAMS[0]}-{CHAR_NGRAMS[1]}-grams, cosine (any "
     "language)",
     "bm25": "Okapi BM25 (k1 1.5, b 0.75; any language)",
+    "bm25-stem": "Okapi BM25 over Snowball stems (Russian and English): word forms match",
     "dense": "all-MiniLM-L6-v2 embeddings, exact inner product (faiss); trained on English, "
     "weaker on Russian",
     "rrf": "reciprocal-rank fusion of BM25 and dense, untuned",

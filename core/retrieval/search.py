@@ -16,6 +16,8 @@ from pathlib import Path
 from core.retrieval.corpus import TUNE_FRACTION, Corpus, load_corpus
 from core.retrieval.evaluate import evaluate_corpus
 from core.retrieval.expiring import ExpiringLRU
+from core.retrieval.paraphrases import PROTOCOL as PARAPHRASE_PROTOCOL
+from core.retrieval.paraphrases import evaluate_paraphrases
 from core.retrieval.registry import RETRIEVERS, check_retriever, prepared_retriever
 from core.retrieval.text import check_query
 
@@ -102,10 +104,16 @@ def evaluate(
     retriever: str | None = None,
     corpus: Corpus | str | Path | None = None,
     collection: str | None = None,
+    queries: str | Path | None = None,
 ) -> dict:
-    """Every retriever's (or the named one's) metrics on each collection's evaluation split."""
+    """Every retriever's (or the named one's) metrics on each collection's evaluation split:
+    of the corpus's own questions, or, with a `queries` file, of user-style questions asked
+    against whole entries (`core.retrieval.paraphrases`)."""
     if not isinstance(corpus, Corpus):
         corpus = cached_corpus(None if corpus is None else str(corpus))
     names = None if retriever is None else [retriever]
+    if queries is not None:
+        reports = evaluate_paraphrases(corpus, queries, names, collection)
+        return {"corpus": corpus.name, "protocol": PARAPHRASE_PROTOCOL, "collections": reports}
     reports = evaluate_corpus(corpus, names, collection)
     return {"corpus": corpus.name, "protocol": PROTOCOL, "collections": reports}

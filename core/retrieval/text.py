@@ -2,11 +2,15 @@
 
 One tokenizer serves TF-IDF (word), BM25 and highlighting, so that a highlighted word is exactly
 a word the lexical retrievers matched: lower-cased runs of Unicode letters and digits
-(`\\w+`, so Russian works as English does), minus English and Russian stop words.
+(`\\w+`, so Russian works as English does), minus English and Russian stop words; and the same
+words stemmed (Snowball, Russian or English by the word's letters) for the stemmed BM25.
 """
 
+import functools
 import re
+import threading
 
+import snowballstemmer
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 MAX_QUERY_CHARS = 2_000  # a question, not a document: longer input is refused, not cut
@@ -32,6 +36,28 @@ STOP_WORDS = frozenset(ENGLISH_STOP_WORDS) | RUSSIAN_STOP_WORDS
 def tokenize(text: str) -> list[str]:
     """The words of `text` that carry meaning: lower-cased, stop words removed, order kept."""
     return [word for word in WORD.findall(text.lower()) if word not in STOP_WORDS]
+
+
+_stemmers = {  # Snowball's stemmers keep state while they work: one caller at a time
+    "cyrillic": snowballstemmer.stemmer("russian"),
+    "latin": snowballstemmer.stemmer("english"),
+}
+_stemming = threading.Lock()
+
+
+@functools.lru_cache(maxsize=262_144)
+def stem(word: str) -> str:
+    """A word's Snowball stem, Russian for a Cyrillic word and English otherwise: "обновить",
+    "обновления" -> "обнов", "обновлен"; "upgrading" -> "upgrad"."""
+    stemmer = _stemmers["cyrillic" if CYRILLIC.search(word) else "latin"]
+    with _stemming:
+        return stemmer.stemWord(word)
+
+
+def stemmed_tokens(text: str) -> list[str]:
+    """`tokenize`, each word reduced to its stem: the forms of one word match each other,
+    which matters for Russian, whose nouns and verbs take many endings."""
+    return [stem(word) for word in tokenize(text)]
 
 
 def query_script(text: str) -> str:
