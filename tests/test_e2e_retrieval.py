@@ -62,6 +62,18 @@ def test_the_evaluation_panel_shows_every_retriever(page):
     page.screenshot(path=str(ARTIFACTS / "retrieval.png"), full_page=True)
 
 
+def test_the_questions_users_type_are_evaluated_against_whole_entries(page):
+    open_tab(page)
+    choose(page, "retrieval-collection", "python-faq")
+    page.locator("#retrieval-eval-questions").get_by_text("questions users type").click()
+    page.locator("#retrieval-evaluate").click()
+    table = page.locator("#retrieval-eval-table")
+    sync_api.expect(table).to_contain_text("bm25-stem", timeout=120_000)
+    note = page.locator("#retrieval-eval-note")
+    sync_api.expect(note).to_contain_text("176 entries, 39 test questions")
+    sync_api.expect(note).to_contain_text("user-style questions the queries")
+
+
 def test_an_uploaded_corpus_is_checked_then_searched(page, tmp_path):
     open_tab(page)
     page.get_by_text("Your own corpus").click()
