@@ -24,7 +24,7 @@ from core.retrieval.corpus import (
     split_queries,
 )
 from core.retrieval.dense import SHIPPED_CACHE, EmbeddingCache, encode
-from core.retrieval.fusion import HybridRetriever
+from core.retrieval.fusion import NEAR_BEST, HybridRetriever, near_best_centre, simplex_grid
 from core.retrieval.metrics import PADDING
 from core.retrieval.registry import (
     RETRIEVERS,
@@ -189,6 +189,23 @@ def test_the_tuned_hybrid_beats_dense_in_english_and_tfidf_in_russian(report):
         ru["hybrid_weights"]["cyrillic"]["dense"]
         < report["python-faq"]["hybrid_weights"]["latin"]["dense"]
     )
+
+
+def test_tuning_keeps_the_centre_of_the_near_best_weights_not_a_lone_peak():
+    """A broad plateau around (0.2, 0.2, 0.6) and one spike at (1, 0, 0) that beats it by less
+    than NEAR_BEST: a point of the plateau is kept (the spike pulls the centre a little). A
+    spike that beats it by more wins alone."""
+    grid = simplex_grid(3)
+    plateau = np.array([0.2, 0.2, 0.6])
+
+    def score(weights, spike):
+        if np.allclose(weights, [1, 0, 0]):
+            return spike
+        return 0.8 if np.abs(weights - plateau).max() <= 0.1 + 1e-9 else 0.3
+
+    chosen = near_best_centre(grid, lambda w: score(w, 0.8 + NEAR_BEST / 2))
+    assert np.abs(chosen - plateau).max() <= 0.1 + 1e-9
+    assert np.allclose(near_best_centre(grid, lambda w: score(w, 0.8 + 2 * NEAR_BEST)), [1, 0, 0])
 
 
 def test_the_hybrid_is_tuned_on_tuning_queries_only(python_faq, monkeypatch):
