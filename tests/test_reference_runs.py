@@ -18,6 +18,7 @@ from core.runs.access import REFERENCE_OWNER
 from core.runs.jobs import JobRunner
 from core.runs.reference import (
     BUNDLE,
+    MAX_ARTIFACT_BYTES,
     REFERENCE_DIR,
     export_reference,
     load_reference_runs,
@@ -107,6 +108,32 @@ def test_two_files_of_one_name_ship_apart_and_a_run_started_from_another_follows
     assert np.load(artifacts["student1_test_predictions"])["score"].tolist() == [0.75]
     assert new_pretext != pretext
     assert fresh.get(new_student).config["init_from"] == str(new_pretext)
+
+
+def test_large_test_predictions_ship_without_their_probabilities(tmp_path):
+    """10,000 test pictures' probabilities are over the size cap; their answers ship, slimmed
+    and compressed, so the pages' paired tests still work from the bundle."""
+    source = RunStore(tmp_path / "source.sqlite")
+    run_id = finished_run(source, "fashion_plain", 1)
+    rng = np.random.default_rng(0)
+    answers = {
+        "index": np.arange(60_000, 70_000),
+        "y_true": rng.integers(0, 10, 10_000),
+        "y_pred": rng.integers(0, 10, 10_000),
+    }
+    big = source.run_dir(run_id) / "test_predictions.npz"
+    np.savez(big, probabilities=rng.random((10_000, 10), dtype=np.float32), **answers)
+    assert big.stat().st_size > MAX_ARTIFACT_BYTES
+    source.add_artifact(run_id, "test_predictions", big)
+    export_reference(source, "toy", [run_id], tmp_path / "shipped")
+
+    fresh = RunStore(tmp_path / "fresh.sqlite")
+    (new,) = load_reference_runs(fresh, tmp_path / "shipped")
+    with np.load(fresh.get(new).artifacts["test_predictions"]) as shipped:
+        assert set(shipped.files) == set(answers)
+        for key, values in answers.items():
+            assert np.array_equal(shipped[key], values)
+    assert "model" not in fresh.get(new).artifacts  # the checkpoint still stays behind
 
 
 def test_only_finished_runs_are_exported(tmp_path):

@@ -13,7 +13,8 @@ use their models; nobody changes or deletes them (`core.runs.access`).
 Each run has a key (`<study>/<experiment>`, or `<study>/<experiment>-<n>` for the n-th run of
 an experiment in the study) recorded in its details as `reference`; loading skips the keys the
 store already holds, so it may run at every start. Large files (checkpoints over
-`MAX_ARTIFACT_BYTES`) stay behind: the bundle carries what the pages need.
+`MAX_ARTIFACT_BYTES`) stay behind, and large test predictions ship without their
+probabilities: the bundle carries what the pages need.
 """
 
 import json
@@ -25,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from core.paths import REPO_ROOT
@@ -81,16 +83,40 @@ def export_reference(
 def _copy_small_artifacts(artifacts: dict[str, str], folder: Path) -> dict[str, str]:
     """Copy the files under the size cap into `folder`, each named after its artifact (a run
     may keep two `test_predictions.npz`, its teacher's and its own); their names relative to
-    the study."""
+    the study. Predictions over the cap (10,000 test pictures' probabilities) ship slimmed."""
     kept = {}
     for name, source in artifacts.items():
         source_path = Path(source)
-        if source_path.is_file() and source_path.stat().st_size <= MAX_ARTIFACT_BYTES:
+        if not source_path.is_file():
+            continue
+        copy = folder / f"{name}{source_path.suffix}"
+        if source_path.stat().st_size <= MAX_ARTIFACT_BYTES:
             folder.mkdir(parents=True, exist_ok=True)
-            copy = f"{name}{source_path.suffix}"
-            shutil.copyfile(source_path, folder / copy)
-            kept[name] = f"{folder.name}/{copy}"
+            shutil.copyfile(source_path, copy)
+        elif source_path.suffix != ".npz" or not _slim_predictions(source_path, copy):
+            continue
+        kept[name] = f"{folder.name}/{copy.name}"
     return kept
+
+
+SLIM_ARRAYS = ("index", "y_true", "y_pred")  # what the study pages read of test predictions
+
+
+def _slim_predictions(source: Path, copy: Path) -> bool:
+    """Write `source`'s answers without their probabilities, compressed, when it holds test
+    predictions and the result fits under the cap; whether it did."""
+    with np.load(source) as saved:
+        if not set(SLIM_ARRAYS) <= set(saved.files):
+            return False
+        arrays = {
+            key: saved[key].astype(np.min_scalar_type(saved[key].max())) for key in SLIM_ARRAYS
+        }
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(copy, **arrays)
+    if copy.stat().st_size <= MAX_ARTIFACT_BYTES:
+        return True
+    copy.unlink()
+    return False
 
 
 def load_reference_runs(store: RunStore, folder: Path = REFERENCE_DIR) -> list[int]:
