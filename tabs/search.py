@@ -72,6 +72,11 @@ def refresh(runner: JobRunner, visitor: Visitor, name: str | None, shown: list):
     return search_page(runner.store, study), states(study)
 
 
+def following(name: str | None) -> gr.Timer:
+    """The redraw timer runs while a search is chosen, and stops when none is."""
+    return gr.Timer(active=bool(name))
+
+
 def listed(runner: JobRunner, visitor: Visitor):
     return gr.update(choices=searches.visible_searches(visible_owners(visitor, runner.limits)))
 
@@ -116,9 +121,15 @@ def search_panel(
         [choice, started],
         api_name="launch_search",
     )
-    box.expand(handler(listed, runner), visitor, choice, api_visibility="private")
-    choice.change(handler(show, runner), [choice, *visitor], [page, shown], api_name="show_search")
-    gr.Timer(2.0).tick(
+    timer = gr.Timer(2.0, active=False)  # ticks only while a chosen search is in view
+    box.expand(handler(listed, runner), visitor, choice, api_visibility="private").then(
+        following, choice, timer, api_visibility="private"
+    )
+    box.collapse(lambda: gr.Timer(active=False), None, timer, api_visibility="private")
+    choice.change(
+        handler(show, runner), [choice, *visitor], [page, shown], api_name="show_search"
+    ).then(following, choice, timer, api_visibility="private")
+    timer.tick(
         handler(refresh, runner),
         [choice, shown, *visitor],
         [page, shown],
