@@ -3,11 +3,14 @@ trial is a run in the store with the config Optuna proposed, the best trial is t
 own storage reports, a pruned trial stops its run, and workers on one storage share a study."""
 
 import json
+from dataclasses import asdict
 
 import optuna
 import pytest
 
+from core.experiments import get_experiment
 from core.runs import cli, searches, tuning
+from core.runs.execution import execute_run
 from core.runs.jobs import JobRunner
 from core.runs.tuning import Dimension, parse_space, tune
 from core.sharing.limits import HostLimits
@@ -94,6 +97,44 @@ def test_a_pruned_trial_stops_its_run_after_the_epoch_it_reported(store, tmp_pat
         assert run.status == "cancelled" and run.error == "pruned by the search at epoch 1"
         assert len(store.metrics(run_id)) == 1  # one epoch, then stopped
     assert tuned.best() is None
+
+
+def test_a_diverged_trial_is_told_the_worst_value_so_far(store, tmp_path):
+    """Recorded as failed, a diverged trial would be left out of the sampler's model (GP then
+    proposed the same diverging corner again and again); it is told the worst finished value
+    instead, marked as diverged. A diverged first trial has no value to be told: it fails."""
+    space = parse_space("lr=0.001..0.3:log", "loan_exp1")
+    study = tuning.open_study("loan_exp1", space, 4, sampler="random", storage=str(tmp_path / "d"))
+    values = iter([0.8, 0.6, None, 0.7])  # the third trial's run diverges
+
+    def train(run_id, report):
+        store.start(run_id)
+        value = next(values)
+        if value is None:
+            store.add_details(run_id, diverged=True)
+            store.finish(run_id, "failed", "FloatingPointError: the training loss became nan")
+        else:
+            store.log_metrics(run_id, 1, {"val_roc_auc": value})
+            store.finish(run_id, "done")
+        return store.get(run_id)
+
+    tuning.run_trials(store, study, space, train)
+    diverged = study.trials[2]
+    assert diverged.state == optuna.trial.TrialState.COMPLETE and diverged.value == 0.6
+    assert diverged.user_attrs["diverged"] and study.best_value == 0.8
+    assert tuning.worst_value(study) == 0.6  # a diverged trial's value never counts as worst
+
+    first = tuning.open_study("loan_exp1", space, 1, sampler="random", storage=str(tmp_path / "f"))
+    values = iter([None])
+    tuning.run_trials(store, first, space, train)
+    assert first.trials[0].state == optuna.trial.TrialState.FAIL
+
+
+def test_a_run_whose_loss_becomes_nan_is_recorded_as_diverged(store):
+    config = asdict(get_experiment("loan_exp1").make_config({"lr": 9.0, "epochs": 1}))
+    run = execute_run(store, store.create("loan_exp1", config))
+    assert run.status == "failed" and run.details["diverged"] is True
+    assert "the training loss became nan" in run.error
 
 
 def test_the_grid_sampler_tries_each_point_once(store, tmp_path):

@@ -48,6 +48,7 @@ STATES = {
     TrialState.RUNNING: "running",
     TrialState.WAITING: "waiting",
 }
+DIVERGED = "diverged"  # finished for Optuna with the worst value seen (core.runs.tuning)
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,21 @@ def load_search(name: str, storage: str | None = None) -> optuna.Study:
     return optuna.load_study(study_name=name, storage=storage_object)
 
 
+def state_of(trial: optuna.trial.FrozenTrial) -> str:
+    """A trial's state in words; a run that diverged was told the worst value (its value is
+    no measurement) and says so."""
+    if trial.user_attrs.get("diverged"):
+        return DIVERGED
+    return STATES.get(trial.state, trial.state.name.lower())
+
+
+def measured(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
+    """The trials whose value their run measured: finished, not diverged."""
+    return [
+        t for t in trials if t.state == TrialState.COMPLETE and not t.user_attrs.get("diverged")
+    ]
+
+
 def trials_table(store: RunStore, trials: list[optuna.trial.FrozenTrial]) -> pd.DataFrame:
     """One row per trial: its state, run, value, epochs trained and parameters."""
     rows = []
@@ -99,7 +115,7 @@ def trials_table(store: RunStore, trials: list[optuna.trial.FrozenTrial]) -> pd.
         rows.append(
             {
                 "trial": trial.number,
-                "state": STATES.get(trial.state, trial.state.name.lower()),
+                "state": state_of(trial),
                 "run": run_id,
                 "value": None if value is None else round(value, 4),
                 "epochs": epochs,
@@ -114,7 +130,7 @@ def _short(value):
 
 
 def history(trials: list[optuna.trial.FrozenTrial], metric: str) -> Curves:
-    finished = [t for t in trials if t.state == TrialState.COMPLETE]
+    finished = measured(trials)
     numbers = [t.number for t in finished]
     values = [t.value for t in finished]
     best = list(np.maximum.accumulate(values))
@@ -127,7 +143,7 @@ def history(trials: list[optuna.trial.FrozenTrial], metric: str) -> Curves:
 
 def parallel(trials: list[optuna.trial.FrozenTrial], metric: str, space: dict) -> Parallel:
     """The finished trials across the searched parameters (log10 of a log-scaled one)."""
-    finished = [t for t in trials if t.state == TrialState.COMPLETE]
+    finished = measured(trials)
     axes = {}
     for key, dimension in space.items():
         if dimension.get("choices"):
@@ -165,7 +181,8 @@ def search_page(store: RunStore, study: optuna.Study, storage: str | None = None
     experiment = described.get("experiment", "?")
     metric = get_experiment(experiment).selection_metric if experiment != "?" else "value"
     trials = trained_trials(study)
-    counts = {label: sum(STATES.get(t.state) == label for t in trials) for label in STATES.values()}
+    labels = [*STATES.values(), DIVERGED]
+    counts = {label: sum(state_of(t) == label for t in trials) for label in labels}
     counted = ", ".join(f"{n} {label}" for label, n in counts.items() if n)
     space = described.get("space", {})
     page = Page(f"Search {study.study_name}")
@@ -176,7 +193,7 @@ def search_page(store: RunStore, study: optuna.Study, storage: str | None = None
         f"trials ({counted or 'none yet'}). Each trial is a run; the search chooses by "
         f"{metric}, on the validation split, never on test."
     )
-    finished = [t for t in trials if t.state == TrialState.COMPLETE]
+    finished = measured(trials)
     if not finished:
         page.add("No trial has finished yet, so there is no best trial.")
     else:

@@ -129,6 +129,9 @@ def execute_run(
         experiment.train(experiment.make_config(run.config), logger)
     except RunCancelled as stop:
         store.finish(run_id, "cancelled", str(stop) or "cancelled by the user")
+    except FloatingPointError:  # the loss became inf or nan: a search learns from it
+        store.add_details(run_id, diverged=True)
+        store.finish(run_id, "failed", traceback.format_exc())
     except Exception:
         store.finish(run_id, "failed", traceback.format_exc())
     else:
