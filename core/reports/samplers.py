@@ -71,19 +71,26 @@ SETUPS = {
 def search_record(store: RunStore, study: optuna.Study, seconds: float) -> dict:
     """A search's trials in order: value (None: pruned or failed), state, epochs trained."""
     trials = trained_trials(study)
+    diverged = [bool(t.user_attrs.get("diverged")) for t in trials]  # told the worst value
     return {
-        "values": [t.value for t in trials],
-        "states": [t.state.name.lower() for t in trials],
+        "values": [None if d else t.value for t, d in zip(trials, diverged, strict=True)],
+        "states": [
+            "diverged" if d else t.state.name.lower() for t, d in zip(trials, diverged, strict=True)
+        ],
         "epochs": [len(store.metrics(t.user_attrs["run_id"])) for t in trials],
         "seconds": round(seconds, 1),
     }
 
 
 def measure(
-    seeds: tuple[int, ...], trials: int, out: Path, experiments: tuple[str, ...] = tuple(SETUPS)
+    seeds: tuple[int, ...],
+    trials: int,
+    out: Path,
+    experiments: tuple[str, ...] = tuple(SETUPS),
+    samplers: tuple[str, ...] = (*MODELLED, "grid"),
 ) -> dict:
-    """Run every search of `experiments` (see the module's docstring), saving results.json
-    after each."""
+    """Run every search of `experiments` with `samplers` (see the module's docstring; the
+    pruned searches are TPE's), saving results.json after each."""
     path = out / "results.json"
     results = json.loads(path.read_text()) if path.is_file() else {}
     results.setdefault("searches", {})
@@ -99,10 +106,12 @@ def measure(
             (experiment, sampler, seed, trials, "none")
             for experiment in experiments
             for sampler in MODELLED
+            if sampler in samplers
             for seed in seeds
         ]
-        plan += [(e, "grid", 0, b, "none") for e in experiments for b in results["budgets"]]
-        if PRUNED_EXPERIMENT in experiments:
+        if "grid" in samplers:
+            plan += [(e, "grid", 0, b, "none") for e in experiments for b in results["budgets"]]
+        if PRUNED_EXPERIMENT in experiments and "tpe" in samplers:
             plan += [(PRUNED_EXPERIMENT, "tpe", seed, trials, "median") for seed in seeds]
         for experiment, sampler, seed, budget, pruner in plan:
             key = f"{experiment}/{sampler}/{pruner}/{budget}/{seed}"
@@ -167,7 +176,7 @@ def budget_table(results: dict, experiment: str) -> pd.DataFrame:
 def failed_share(records: list[dict]) -> str:
     """The share of the searches' trials whose run ended with an error (no value)."""
     states = [state for record in records for state in record["states"]]
-    return f"{states.count('fail') / len(states):.0%}"
+    return f"{(states.count('fail') + states.count('diverged')) / len(states):.0%}"
 
 
 def failure_words(results: dict, experiment: str) -> str:
@@ -351,6 +360,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--experiments", nargs="+", default=list(SETUPS), choices=list(SETUPS))
     parser.add_argument(
+        "--samplers", nargs="+", default=[*MODELLED, "grid"], choices=[*MODELLED, "grid"]
+    )
+    parser.add_argument(
         "--from-results",
         type=Path,
         nargs="+",
@@ -362,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     else:
-        results = measure(tuple(args.seeds), args.trials, args.out, tuple(args.experiments))
+        results = measure(
+            tuple(args.seeds), args.trials, args.out, tuple(args.experiments), tuple(args.samplers)
+        )
     print(f"wrote {to_markdown(samplers_page(results), args.out)}")
     return 0
