@@ -136,6 +136,24 @@ def test_large_test_predictions_ship_without_their_probabilities(tmp_path):
     assert "model" not in fresh.get(new).artifacts  # the checkpoint still stays behind
 
 
+def test_a_bundle_grown_by_more_runs_keeps_the_files_of_its_own_runs(tmp_path):
+    """Loaded reference runs keep their files where the bundle lies; exporting them again
+    with new runs (a study given more seeds) must not delete those files on the way."""
+    source = RunStore(tmp_path / "source.sqlite")
+    first = finished_run(source, "loan_exp1", 2)
+    export_reference(source, "toy", [first], tmp_path / "shipped")
+    grown = RunStore(tmp_path / "grown.sqlite")
+    (loaded,) = load_reference_runs(grown, tmp_path / "shipped")
+    added = finished_run(grown, "loan_exp1", 3)
+    export_reference(grown, "toy", [loaded, added], tmp_path / "shipped")
+
+    fresh = RunStore(tmp_path / "fresh.sqlite")
+    for run_id in load_reference_runs(fresh, tmp_path / "shipped"):
+        shipped = np.load(fresh.get(run_id).artifacts["test_predictions"])
+        assert shipped["score"].tolist() == [0.1, 0.7, 0.8]
+    assert not list((tmp_path / "shipped").glob("*.partial"))
+
+
 def test_only_finished_runs_are_exported(tmp_path):
     store = RunStore(tmp_path / "runs.sqlite")
     queued = store.create("loan_exp1", {"seed": 0})

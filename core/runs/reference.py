@@ -66,18 +66,22 @@ def export_reference(
     if unfinished:
         raise ValueError(f"only finished runs can be reference runs; not done: {unfinished}")
     target = folder / study
-    shutil.rmtree(target, ignore_errors=True)
-    target.mkdir(parents=True)
+    # written beside the old bundle and swapped in at the end: the runs may be the old
+    # bundle's own, loaded with their files where they lie (a study grown by more seeds)
+    partial = folder / f"{study}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
     records = []
     for key, run in zip(run_keys(study, (r.experiment for r in runs)), runs, strict=True):
         record: dict[str, Any] = {column: getattr(run, column) for column in COPIED_COLUMNS}
         record["details"] = {**run.details, "reference": key, "exported_from_run": run.id}
-        record["artifacts"] = _copy_small_artifacts(run.artifacts, target / key.split("/")[1])
+        record["artifacts"] = _copy_small_artifacts(run.artifacts, partial / key.split("/")[1])
         record["metrics"] = store.metrics(run.id).to_dict(orient="list")
         records.append(record)
-    path = target / BUNDLE
-    path.write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
-    return path
+    (partial / BUNDLE).write_text(json.dumps(records, indent=1) + "\n", encoding="utf-8")
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    return target / BUNDLE
 
 
 def _copy_small_artifacts(artifacts: dict[str, str], folder: Path) -> dict[str, str]:
