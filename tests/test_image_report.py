@@ -70,11 +70,20 @@ def test_one_run_gets_wilsons_interval_and_several_a_t_interval():
     low, high = accuracy_interval([0.9], 200)
     wilson = stats.binomtest(180, 200).proportion_ci(method="wilson")
     assert (low, high) == pytest.approx((wilson.low, wilson.high))
-    values = [0.95, 0.97, 0.96]
+    values = [0.85, 0.93, 0.89]  # seeds far apart: the t-interval is the wider
     low, high = accuracy_interval(values, 270)
     reference = stats.t.interval(0.95, 2, loc=np.mean(values), scale=stats.sem(values))
     assert (low, high) == pytest.approx(reference)
     assert accuracy_interval([0.99, 1.0, 0.97], 270)[1] == 1.0  # an accuracy ends at 100 %
+
+
+def test_seeds_that_agree_keep_the_test_pictures_wilson_interval():
+    agreeing = accuracy_interval([269 / 270] * 3, 270)  # a t-interval of zero width
+    wilson = stats.binomtest(269, 270).proportion_ci(method="wilson")
+    assert agreeing == pytest.approx((wilson.low, wilson.high))
+    close = [0.960, 0.962, 0.961]  # t: +-0.0025; Wilson over 270 pictures: about +-0.025
+    low, high = accuracy_interval(close, 270)
+    assert high - low > 0.04
     with pytest.raises(ValueError, match="no accuracies"):
         accuracy_interval([], 10)
 

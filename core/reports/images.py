@@ -389,7 +389,8 @@ def recipes_page(store: RunStore, prefix: str, run_ids: list[int]) -> Page:
         results_table(rows, paired),
         "Values are the mean over seeds (± their standard deviation). 95 % interval: of the "
         + (
-            "mean test accuracy over seeds (t)."
+            "mean test accuracy over seeds (t; Wilson's over the test pictures where that is "
+            "wider)."
             if len(seeds) > 1
             else "test accuracy over the test pictures (Wilson), one run per configuration."
         )

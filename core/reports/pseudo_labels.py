@@ -421,7 +421,8 @@ def pseudo_page(store: RunStore, run_ids: list[int], reference_ids: list[int]) -
                 "## Over seeds",
                 seeds_table(summary),
                 "Mean ± sd over the seeds; 95 % interval: of the student's mean test accuracy "
-                "over the seeds (t). p: the sign-flip test below, over every seed's test "
+                "over the seeds (t; Wilson's over the test pictures where wider). p: the sign-flip "
+                "test below, over every seed's test "
                 "pictures where student and teacher disagree.",
             )
             if several

@@ -419,7 +419,8 @@ def ssl_page(store: RunStore, prefix: str, run_ids: list[int]) -> Page:
         "Values are the mean over seeds (± their standard deviation). Best val acc: the best "
         "epoch's (its checkpoint gives the test accuracy). 95 % interval: of the "
         + (
-            "mean test accuracy over seeds (t). "
+            "mean test accuracy over seeds (t; Wilson's over the test pictures where that is "
+            "wider). "
             if len(seeds) > 1
             else "test accuracy over the test pictures (Wilson), one run each. "
         )
