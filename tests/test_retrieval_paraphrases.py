@@ -100,6 +100,13 @@ def test_the_metrics_equal_ir_measures_on_the_same_rankings(corpus, queries):
     assert metrics["recall@3"] == pytest.approx(expected[Success @ 3])
 
 
+def test_a_csv_queries_file_lists_more_answering_entries_with_semicolons(corpus, tmp_path):
+    path = tmp_path / "queries.csv"
+    path.write_text("query,id,also\ncrusty kettle,kettle,glass; sofa\nsquealing chain,bike,\n")
+    first, second = read_questions(path, corpus)
+    assert first.relevant == ("kettle", "glass", "sofa") and second.relevant == ("bike",)
+
+
 def test_without_a_split_field_a_seeded_30_percent_tunes(corpus, tmp_path):
     rows = [{"query": q, "id": i} for q, i, _ in QUESTIONS] * 3
     questions = read_questions(write_queries(tmp_path, rows, "plain.jsonl"), corpus)

@@ -7,7 +7,8 @@ instead (`assets/retrieval_paraphrases.jsonl`: how they were written is in `asse
 - documents: every entry of the collection, its question and answer together (what a real FAQ
   search indexes), `entry_text`;
 - queries: a queries file, one record per question with `query` and `id` (the entry that
-  answers it) and optionally `also` (more entries that answer it equally) and `split`
+  answers it) and optionally `also` (more entries that answer it equally; in a CSV cell,
+  separated by semicolons) and `split`
   (`tuning` or `held-out`); an entry's own question is never asked;
 - split: a record's `split` when given, else a fixed seeded 30 % of each collection's
   questions tune the hybrid's weights and nothing else; every reported number comes from the
@@ -76,7 +77,9 @@ def read_questions(path: str | Path, corpus: Corpus) -> list[Question]:
         if not isinstance(text, str) or not text.strip() or not answered_by:
             raise CorpusError(f"{path.name}, record {number}: each needs a 'query' and an 'id'")
         also = record.get("also") or []
-        relevant = (str(answered_by), *(str(i) for i in also if i))
+        if isinstance(also, str):  # a CSV cell: ids separated by semicolons
+            also = also.split(";")
+        relevant = (str(answered_by), *(str(i).strip() for i in also if str(i).strip()))
         unknown = [i for i in relevant if i not in known]
         if unknown:
             raise CorpusError(
