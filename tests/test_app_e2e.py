@@ -144,7 +144,9 @@ def test_drawing_clearing_and_drawing_again_needs_no_click_on_a_tool(page):
         pad.locator('button[aria-label="Clear canvas"]').click()
         sync_api.expect(pad.get_by_text("select the draw tool")).to_be_hidden()
         page.locator("#recognise-digit").click()  # cleared: nothing to read
-        page.get_by_text("Draw a digit first").first.wait_for(timeout=15_000)
+        # the newest toast: the first round's may still be fading out, hidden, in the page
+        said = page.locator(".toast-body").filter(has_text="Draw a digit first").last
+        sync_api.expect(said).to_be_visible(timeout=30_000)
 
 
 def test_an_animal_photo_is_classified(page, screenshot):

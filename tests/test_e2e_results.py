@@ -60,11 +60,9 @@ def test_the_pq_study_shows_its_curves_and_conclusions(page, screenshot):
     screenshot(page, "results-pq", focus=page.locator("#study-choice"))
 
 
-def committed_rows(folder: str) -> list[dict[str, str]]:
-    """The rows of a committed README's first table after its "## Results" (or
-    "## Classifiers") heading, each as column -> cell."""
+def committed_rows(folder: str, heading: str) -> list[dict[str, str]]:
+    """The rows of a committed README's first table after `heading`, each as column -> cell."""
     text = (REPO_ROOT / "reports" / folder / "README.md").read_text()
-    heading = "## Results" if "## Results" in text else "## Classifiers"
     lines = [line for line in text.split(heading)[1].splitlines() if line.startswith("|")]
     end = next((i for i in range(1, len(lines)) if lines[i].startswith("| ---")), len(lines))
     header = [cell.strip() for cell in lines[0].strip("|").split("|")]
@@ -73,11 +71,12 @@ def committed_rows(folder: str) -> list[dict[str, str]]:
 
 
 @pytest.mark.parametrize(
-    ("title", "folder", "columns", "figures", "shot"),
+    ("title", "folder", "heading", "columns", "figures", "shot"),
     [
         (
             "Digits: four fine-tuning recipes",
             "image_digits",
+            "## Results",
             ("configuration", "test acc, %", "95 % interval"),
             4,  # loss, accuracy, the confusion matrix, the example pictures
             "results-digits",
@@ -85,28 +84,31 @@ def committed_rows(folder: str) -> list[dict[str, str]]:
         (
             "Self-supervised pretraining: digits",
             "ssl/digits",
-            ("init", "test acc, %", "plateau epoch"),
+            "## Classifiers",
+            ("init", "test acc, %", "plateau epoch (per seed)"),
             4,  # the pretext task, then one figure per label fraction
             "results-ssl-digits",
         ),
         (
             "Pseudo-labeling",
             "pseudo_labeling",
-            ("data (run)", "teacher test acc", "student − teacher"),
+            "## Over seeds",
+            ("configuration", "student test acc, %", "student − teacher"),
             3,  # the threshold trade-off, then loss and accuracy per data set
             "results-pseudo-labeling",
         ),
     ],
 )
 def test_an_image_study_reads_as_its_committed_report(
-    page, screenshot, title, folder, columns, figures, shot
+    page, screenshot, title, folder, heading, columns, figures, shot
 ):
     page.get_by_role("tab", name="Results", exact=True).click()
     page.locator("#study-choice").get_by_text(title, exact=True).click()
     table = page.locator(".study-table").first
-    sync_api.expect(table).to_contain_text(committed_rows(folder)[0][columns[0]])
+    rows = committed_rows(folder, heading)
+    sync_api.expect(table).to_contain_text(rows[0][columns[0]])
     shown = table.inner_text()
-    for row in committed_rows(folder):
+    for row in rows:
         for column in columns:
             assert row[column] in shown, (column, row[column])
     sync_api.expect(page.get_by_role("heading", name="Conclusions")).to_be_visible()

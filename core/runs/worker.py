@@ -13,6 +13,7 @@ import argparse
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -77,12 +78,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run = execute_run(store, args.run_id)
     except KeyboardInterrupt:
+        run = None
+    if run is None or (_signalled.is_set() and run.status == "failed"):
+        # a signal that lands inside a library call may come out as that library's error
+        # (sqlite reports "interrupted"): the run was still stopped, not broken
         store.finish(args.run_id, "interrupted", "the worker process was interrupted")
         return 130
     return 0 if run.status == "done" else 1
 
 
+_signalled = threading.Event()
+
+
 def _interrupt(signum: int, frame: object) -> None:
+    _signalled.set()
     raise KeyboardInterrupt(f"signal {signum}")
 
 
