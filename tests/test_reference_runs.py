@@ -218,5 +218,6 @@ def test_the_pages_are_written_in_the_background_at_start(tmp_path):
     load_reference_runs(store)
     studies.write_pages_in_background(store).join(timeout=300)
     written = {key[1] for key in studies._pages if key[0] == str(store.path)}
-    shipped = {"loan", "image_digits", "ssl_digits", "pseudo_labeling", "inference", "pq", "tuning"}
+    shipped = {"loan", "image_digits", "image_fashion", "ssl_digits", "pseudo_labeling"}
+    shipped |= {"inference", "pq", "tuning"}
     assert written == set(available_studies(store)) == shipped

@@ -289,12 +289,14 @@ def conclusions(facts: RecipeFacts) -> list[str]:
     lines.append(comparison_sentence(facts.paired, seeds, int(rows["n_test"].iloc[0])))
     plain = RECIPE_LABELS["plain"]
     time_ratio = means["epoch_time_s"] / means.loc[plain, "epoch_time_s"]
+    unfreezing, augmenting = (time_ratio[RECIPE_LABELS[r]] for r in ("unfreeze+lr", "augment"))
     lines.append(
-        "Time per epoch against plain: gradual unfreezing "
-        f"{time_ratio[RECIPE_LABELS['unfreeze+lr']]:.0%} (frozen stages need no backward pass, "
-        "so the early epochs are fast), iterative augmentation "
-        f"{time_ratio[RECIPE_LABELS['augment']]:.0%} (each picture is transformed on its own, "
-        "on the CPU)."
+        "Time per epoch against plain, wall-clock on a machine whose other load changed while "
+        f"the runs trained: gradual unfreezing {unfreezing:.0%}"
+        + (" (frozen stages need no backward pass)" if unfreezing < 1 else "")
+        + f", iterative augmentation {augmenting:.0%}"
+        + (" (each picture is transformed on its own, on the CPU)" if augmenting > 1 else "")
+        + "."
     )
     lines.append(mistakes_sentence(facts.matrix, facts.classes))
     return lines
