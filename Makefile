@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DLSTUDIO := $(VENV)/bin/dlstudio
 
-.PHONY: run test lint report image-report bench models install install-dev install-distributed
+.PHONY: run test lint report image-report bench models encoder install install-dev install-distributed
 
 install:
 	VENV=$(VENV) scripts/install.sh
@@ -42,6 +42,9 @@ bench: install
 	$(PY) -m benchmarks.bench_load
 	$(PY) -m benchmarks.bench_training_tab
 	$(PY) -m benchmarks.bench_fair_share
+
+encoder: install
+	$(DLSTUDIO) build-encoder
 
 models: install
 	$(DLSTUDIO) build-models $(MODELS) $(if $(AFHQ_DIR),--afhq-dir $(AFHQ_DIR))

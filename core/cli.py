@@ -141,6 +141,10 @@ VERBS: dict[str, Verb] = {
         "search a question-answer corpus, or evaluate every retriever on it",
         "core.retrieval.cli:main",
     ),
+    "build-encoder": Verb(
+        "fine-tune the dense retriever on synthetic questions about the FAQ (dense-adapted)",
+        "core.shipped.encoder:main",
+    ),
     "optimize": Verb(
         "minimise a function of x (or x, y) by gradient descent and its variants",
         "core.descent.cli:main",

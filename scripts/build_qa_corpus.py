@@ -286,8 +286,8 @@ def write_embeddings(records: list[dict]) -> None:
     """Embed every question, answer and whole entry (question and answer, the documents of the
     paraphrase benchmark) with the dense retriever's model and ship the vectors."""
     sys.path.insert(0, str(REPO_ROOT))
+    from core.retrieval.corpus import entry_text
     from core.retrieval.dense import SHIPPED_CACHE, encode, text_key, write_vectors
-    from core.retrieval.paraphrases import entry_text
 
     texts = sorted(
         {r[field] for r in records for field in ("question", "answer")}

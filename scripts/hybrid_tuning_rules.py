@@ -16,9 +16,9 @@ from functools import partial
 
 import numpy as np
 
-from core.retrieval.corpus import Corpus, load_corpus, split_queries
+from core.retrieval.corpus import Corpus, as_entries, load_corpus, split_queries
 from core.retrieval.fusion import mix, relevant_ranks, simplex_grid, standardise
-from core.retrieval.paraphrases import SHIPPED_QUERIES, as_entries, read_questions, split_of
+from core.retrieval.paraphrases import SHIPPED_QUERIES, read_questions, split_of
 from core.retrieval.registry import build_retriever
 
 GRID = simplex_grid(3)

@@ -8,7 +8,7 @@ import plotly.express as px
 
 from core.retrieval.corpus import SHIPPED_CORPUS, Corpus, load_hub_file, load_upload
 from core.retrieval.paraphrases import SHIPPED_QUERIES
-from core.retrieval.registry import DESCRIPTIONS, RETRIEVERS
+from core.retrieval.registry import DESCRIPTIONS, available_retrievers
 from core.retrieval.search import (
     DEFAULT_RETRIEVER,
     cached_corpus,
@@ -172,7 +172,7 @@ def build() -> None:
             label="Question", placeholder=EXAMPLES[0], scale=4, elem_id="retrieval-query"
         )
         retriever = gr.Dropdown(
-            [(f"{name}: {DESCRIPTIONS[name]}", name) for name in RETRIEVERS],
+            [(f"{name}: {DESCRIPTIONS[name]}", name) for name in available_retrievers()],
             value=DEFAULT_RETRIEVER,
             label="Retriever",
             scale=2,

@@ -12,11 +12,10 @@ import pytest
 from ir_measures import MRR, Success
 
 from core.paths import REPO_ROOT, PathRefused
-from core.retrieval.corpus import CorpusError, from_records, load_corpus
+from core.retrieval.corpus import CorpusError, as_entries, from_records, load_corpus
 from core.retrieval.lexical import BM25Retriever
 from core.retrieval.paraphrases import (
     SHIPPED_QUERIES,
-    as_entries,
     evaluate_paraphrases,
     read_questions,
     split_of,

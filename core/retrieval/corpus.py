@@ -90,6 +90,17 @@ class Corpus:
         return Corpus(f"{self.name}/{collection}", *kept, shipped=self.shipped)
 
 
+def entry_text(question: str, answer: str) -> str:
+    """An FAQ entry as one document: its question, a blank line, its answer."""
+    return f"{question}\n\n{answer}"
+
+
+def as_entries(corpus: Corpus) -> Corpus:
+    """The corpus with each record's question and answer together as its document."""
+    documents = tuple(map(entry_text, corpus.questions, corpus.answers))
+    return dataclasses.replace(corpus, name=f"{corpus.name} (entries)", answers=documents)
+
+
 def from_records(
     records: list[dict], name: str, max_records: int = MAX_RECORDS, describe: bool = False
 ) -> Corpus:

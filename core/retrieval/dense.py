@@ -46,18 +46,23 @@ KEPT_BATCHES = 4  # visitors' embedded batches kept in memory (a few corpora)
 KEPT_QUERIES = 4_096  # query vectors kept in memory
 
 
-@functools.cache
-def load_model():
-    """The sentence-transformers model, on CUDA when present. Slow (seconds): called lazily."""
-    import torch
-    from sentence_transformers import SentenceTransformer
-
+def shipped_model_folder() -> Path:
+    """The folder of all-MiniLM-L6-v2 inside its PyPI package."""
     spec = importlib.util.find_spec(MODEL_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError(f"dense retrieval needs the package {MODEL_PACKAGE.replace('_', '-')}")
-    folder = Path(spec.submodule_search_locations[0]) / "model"
+    return Path(spec.submodule_search_locations[0]) / "model"
+
+
+@functools.cache
+def load_model(folder: str | None = None):
+    """The sentence-transformers model in `folder` (None: the shipped all-MiniLM-L6-v2), on
+    CUDA when present. Slow (seconds): called lazily, once per folder and process."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    return SentenceTransformer(str(folder), device=device)
+    return SentenceTransformer(str(folder or shipped_model_folder()), device=device)
 
 
 def text_key(text: str) -> str:
@@ -68,8 +73,12 @@ class EmbeddingCache:
     """Normalised vectors by text hash: the shipped ones (kept) and visitors' (forgotten)."""
 
     def __init__(
-        self, shipped: Path | None = SHIPPED_CACHE, clock: Callable[[], float] = time.monotonic
+        self,
+        shipped: Path | None = SHIPPED_CACHE,
+        clock: Callable[[], float] = time.monotonic,
+        model_folder: str | None = None,
     ) -> None:
+        self.model_folder = model_folder  # None: the shipped all-MiniLM-L6-v2
         self.shipped = read_vectors(shipped) if shipped is not None and shipped.exists() else {}
         self.batches: ExpiringLRU[dict[str, np.ndarray]] = ExpiringLRU(KEPT_BATCHES, clock=clock)
         self.queries: ExpiringLRU[np.ndarray] = ExpiringLRU(KEPT_QUERIES, clock=clock)
@@ -102,11 +111,12 @@ class EmbeddingCache:
         """Embed texts by key: a batch in the heavy worker (no lock held), a query here."""
         texts = list(missing.values())
         if len(texts) >= WORKER_BATCH:
-            vectors = dict(zip(missing, heavy.run(encode, texts), strict=True))
+            encoded = heavy.run(encode, texts, self.model_folder)
+            vectors = dict(zip(missing, encoded, strict=True))
             self.batches.put(batch_name(missing), vectors)
             return vectors
         with self.model_lock:
-            vectors = dict(zip(missing, encode(texts), strict=True))
+            vectors = dict(zip(missing, encode(texts, self.model_folder), strict=True))
         for key, vector in vectors.items():
             self.queries.put(key, vector)
         return vectors
@@ -117,10 +127,10 @@ def batch_name(vectors: dict[str, object]) -> str:
     return hashlib.sha256("".join(sorted(vectors)).encode()).hexdigest()[:32]
 
 
-def encode(texts: list[str]) -> np.ndarray:
+def encode(texts: list[str], model_folder: str | None = None) -> np.ndarray:
     """The model's normalised embeddings of `texts` (a module-level function, so that the heavy
     worker can be handed it; the worker loads its own model once)."""
-    model = load_model()
+    model = load_model(model_folder)
     return model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
 
 

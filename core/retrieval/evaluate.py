@@ -9,7 +9,11 @@ sees the relevant document however low it ranks.
 
 from core.retrieval.corpus import Corpus, split_queries
 from core.retrieval.metrics import metric_table
-from core.retrieval.registry import RETRIEVERS, check_retriever, prepared_retriever
+from core.retrieval.registry import (
+    available_retrievers,
+    check_retriever,
+    prepared_retriever,
+)
 
 
 def evaluate_collection(corpus: Corpus, names: list[str], label: str) -> dict:
@@ -37,7 +41,7 @@ def evaluate_corpus(
     corpus: Corpus, names: list[str] | None = None, collection: str | None = None
 ) -> list[dict]:
     """One report per collection (or only the named one)."""
-    names = list(RETRIEVERS) if names is None else names
+    names = available_retrievers() if names is None else names
     for name in names:
         check_retriever(name)
     chosen = [collection] if collection else corpus.collection_names()

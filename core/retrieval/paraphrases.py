@@ -5,7 +5,7 @@ answers. People do not type the FAQ's wording, so this protocol asks user-style 
 instead (`assets/retrieval_paraphrases.jsonl`: how they were written is in `assets/README.md`):
 
 - documents: every entry of the collection, its question and answer together (what a real FAQ
-  search indexes), `entry_text`;
+  search indexes), `corpus.as_entries`;
 - queries: a queries file, one record per question with `query` and `id` (the entry that
   answers it) and optionally `also` (more entries that answer it equally; in a CSV cell,
   separated by semicolons) and `split`
@@ -17,16 +17,26 @@ instead (`assets/retrieval_paraphrases.jsonl`: how they were written is in `asse
 The result has the default protocol's shape (`core.retrieval.search.evaluate`).
 """
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from core.paths import REPO_ROOT, confine
-from core.retrieval.corpus import Corpus, CorpusError, parse_csv, parse_jsonl, split_queries
+from core.retrieval.corpus import (
+    Corpus,
+    CorpusError,
+    as_entries,
+    parse_csv,
+    parse_jsonl,
+    split_queries,
+)
 from core.retrieval.metrics import metric_table
-from core.retrieval.registry import RETRIEVERS, build_retriever, check_retriever
+from core.retrieval.registry import (
+    available_retrievers,
+    build_retriever,
+    check_retriever,
+)
 
 SHIPPED_QUERIES = REPO_ROOT / "assets" / "retrieval_paraphrases.jsonl"
 SPLITS = ("tuning", "held-out")
@@ -45,17 +55,6 @@ class Question:
     text: str
     relevant: tuple[str, ...]
     split: str | None = None
-
-
-def entry_text(question: str, answer: str) -> str:
-    """An FAQ entry as one document: its question, a blank line, its answer."""
-    return f"{question}\n\n{answer}"
-
-
-def as_entries(corpus: Corpus) -> Corpus:
-    """The corpus with each record's question and answer together as its document."""
-    documents = tuple(map(entry_text, corpus.questions, corpus.answers))
-    return dataclasses.replace(corpus, name=f"{corpus.name} (entries)", answers=documents)
 
 
 def read_questions(path: str | Path, corpus: Corpus) -> list[Question]:
@@ -139,7 +138,7 @@ def evaluate_paraphrases(
     collection: str | None = None,
 ) -> list[dict]:
     """One report per collection that the queries file asks about (or only the named one)."""
-    names = list(RETRIEVERS) if names is None else [check_retriever(name) for name in names]
+    names = available_retrievers() if names is None else [check_retriever(name) for name in names]
     questions = read_questions(queries, corpus)
     collection_of = dict(zip(corpus.ids, corpus.collections, strict=True))
     asked = list(dict.fromkeys(collection_of[q.relevant[0]] for q in questions))

@@ -18,7 +18,11 @@ from core.retrieval.evaluate import evaluate_corpus
 from core.retrieval.expiring import ExpiringLRU
 from core.retrieval.paraphrases import PROTOCOL as PARAPHRASE_PROTOCOL
 from core.retrieval.paraphrases import evaluate_paraphrases
-from core.retrieval.registry import RETRIEVERS, check_retriever, prepared_retriever
+from core.retrieval.registry import (
+    available_retrievers,
+    check_retriever,
+    prepared_retriever,
+)
 from core.retrieval.text import check_query
 
 DEFAULT_RETRIEVER = "hybrid"
@@ -58,7 +62,7 @@ def cached_corpus(path: str | None) -> Corpus:
 def prepare(corpus: Corpus) -> None:
     """Fit (and tune) every retriever on a visitor's corpus now, in the event that loads it:
     its answers are embedded in the heavy worker, and its searches then embed only the query."""
-    for name in RETRIEVERS:
+    for name in available_retrievers():
         prepared_retriever(name, corpus)
 
 
