@@ -22,6 +22,28 @@ def suite_files_are_readable(tmp_path_factory):
     allow_paths([tmp_path_factory.getbasetemp(), REPO / "tests" / "drawn_digits"])
 
 
+HOME_FAQ = [
+    ("kettle", "How do I descale a kettle?", "Boil white vinegar in it, then rinse twice."),
+    ("bike", "Why does my bicycle chain squeak?", "It is dry: oil every link and wipe it."),
+    ("plant", "Why are my basil leaves yellow?", "Too much water; let the soil dry out."),
+    ("bread", "Why is my sourdough flat?", "The starter was weak; feed it twice a day."),
+    ("tyre", "How do I fix a punctured tyre?", "Find the hole in a bowl of water and patch."),
+    ("paint", "How long must wall paint dry?", "Four hours between coats, a day to harden."),
+    ("sofa", "How do I clean a velvet sofa?", "Brush it, then steam it from a distance."),
+    ("frost", "How do I defrost a freezer fast?", "Switch it off and put bowls of hot water."),
+    ("lawn", "When should I first mow a lawn?", "When the grass is about 8 cm, on a dry day."),
+    ("glass", "How do I remove a stuck glass lid?", "Run hot water over the rim for a minute."),
+]
+
+
+@pytest.fixture
+def home_records() -> list[dict]:
+    """A ten-entry FAQ of household questions, as corpus records (collection "home"). Each
+    entry's question names its topic and its answer does not repeat the topic's key word, so
+    only a retriever that indexes the question finds some of them."""
+    return [{"id": i, "question": q, "answer": a, "collection": "home"} for i, q, a in HOME_FAQ]
+
+
 @pytest.fixture
 def store(tmp_path, monkeypatch) -> RunStore:
     """A fresh run store; the data directory (uploads, downloads) is the test's own too."""

@@ -31,24 +31,14 @@ from core.retrieval.synthetic import (
     write_questions,
 )
 
-ENTRIES = [
-    ("kettle", "How do I descale a kettle?", "Boil white vinegar in it, then rinse twice."),
-    ("bike", "Why does my bicycle chain squeak?", "It is dry: oil every link and wipe it."),
-    ("plant", "Why are my basil leaves yellow?", "Too much water; let the soil dry out."),
-    ("bread", "Why is my sourdough flat?", "The starter was weak; feed it twice a day."),
-    ("tyre", "How do I fix a punctured tyre?", "Find the hole in a bowl of water and patch."),
-    ("paint", "How long must wall paint dry?", "Four hours between coats, a day to harden."),
-]
-
 
 @pytest.fixture
-def home():
-    records = [{"id": i, "question": q, "answer": a, "collection": "home"} for i, q, a in ENTRIES]
-    return from_records(records, "home")
+def home(home_records):
+    return from_records(home_records[:6], "home")
 
 
 def test_a_candidate_is_kept_only_when_it_is_a_question_that_leads_back_to_its_entry(home):
-    candidates = [[] for _ in ENTRIES]
+    candidates = [[] for _ in home.ids]
     candidates[0] = [
         "what removes white vinegar crust from a kettle?",  # about it: kept
         "How do I descale a kettle?",  # the FAQ's own question: dropped

@@ -21,20 +21,6 @@ from core.retrieval.paraphrases import (
     split_of,
 )
 
-# Each entry's question names its topic; its answer does not repeat the topic's key word, so
-# only a retriever that indexes the question finds some of them.
-ENTRIES = [
-    ("kettle", "How do I descale a kettle?", "Boil white vinegar in it, then rinse twice."),
-    ("bike", "Why does my bicycle chain squeak?", "It is dry: oil every link and wipe it."),
-    ("plant", "Why are my basil leaves yellow?", "Too much water; let the soil dry out."),
-    ("bread", "Why is my sourdough flat?", "The starter was weak; feed it twice a day."),
-    ("tyre", "How do I fix a punctured tyre?", "Find the hole in a bowl of water and patch."),
-    ("paint", "How long must wall paint dry?", "Four hours between coats, a day to harden."),
-    ("sofa", "How do I clean a velvet sofa?", "Brush it, then steam it from a distance."),
-    ("frost", "How do I defrost a freezer fast?", "Switch it off and put bowls of hot water."),
-    ("lawn", "When should I first mow a lawn?", "When the grass is about 8 cm, on a dry day."),
-    ("glass", "How do I remove a stuck glass lid?", "Run hot water over the rim for a minute."),
-]
 QUESTIONS = [
     ("kettle full of white crust, how to clean", "kettle", "held-out"),
     ("bicycle chain noise when riding", "bike", "held-out"),
@@ -47,9 +33,8 @@ QUESTIONS = [
 
 
 @pytest.fixture
-def corpus(tmp_path):
-    records = [{"id": i, "question": q, "answer": a, "collection": "home"} for i, q, a in ENTRIES]
-    return from_records(records, "home")
+def corpus(home_records):
+    return from_records(home_records, "home")
 
 
 def write_queries(folder, rows, name="queries.jsonl"):
@@ -67,13 +52,13 @@ def queries(tmp_path):
 
 def test_entries_are_documents_so_words_only_in_a_question_are_found(corpus, queries):
     (report,) = evaluate_paraphrases(corpus, queries, ["bm25", "tfidf"])
-    assert report["collection"] == "home" and report["documents"] == len(ENTRIES)
+    assert report["collection"] == "home" and report["documents"] == len(corpus)
     assert (report["tuning_queries"], report["evaluation_queries"]) == (2, 5)
     assert report["metrics"]["bm25"]["recall@1"] == 1.0  # every topic word is in a question
     answers_only = BM25Retriever().fit(corpus.answers)
     ids, _ = answers_only.search([q for q, _, s in QUESTIONS if s == "held-out"], k=3)
     assert (ids[:, 0] != np.arange(5)).any()  # indexing answers alone misses some
-    assert as_entries(corpus).answers[0] == f"{ENTRIES[0][1]}\n\n{ENTRIES[0][2]}"
+    assert as_entries(corpus).answers[0] == f"{corpus.questions[0]}\n\n{corpus.answers[0]}"
 
 
 def test_the_metrics_equal_ir_measures_on_the_same_rankings(corpus, queries):
@@ -138,14 +123,9 @@ def test_a_queries_file_outside_the_allowed_folders_is_refused(corpus, queries):
         evaluate_paraphrases(corpus, queries, ["bm25"], collection="kitchen")
 
 
-def test_the_cli_evaluates_with_a_queries_file_in_the_usual_shape(corpus, queries, tmp_path):
+def test_the_cli_evaluates_with_a_queries_file_in_the_usual_shape(home_records, queries, tmp_path):
     corpus_file = tmp_path / "home.jsonl"
-    corpus_file.write_text(
-        "".join(
-            json.dumps({"id": i, "question": q, "answer": a, "collection": "home"}) + "\n"
-            for i, q, a in ENTRIES
-        )
-    )
+    corpus_file.write_text("".join(json.dumps(record) + "\n" for record in home_records))
     command = [sys.executable, "-m", "core", "search", "--evaluate", "--retriever", "bm25"]
     done = subprocess.run(
         [*command, "--corpus", str(corpus_file), "--queries", str(queries), "--json"],
