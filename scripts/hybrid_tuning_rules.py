@@ -17,7 +17,7 @@ from functools import partial
 import numpy as np
 
 from core.retrieval.corpus import Corpus, as_entries, load_corpus, split_queries
-from core.retrieval.fusion import mix, relevant_ranks, simplex_grid, standardise
+from core.retrieval.fusion import mix, near_best_index, relevant_ranks, simplex_grid, standardise
 from core.retrieval.paraphrases import SHIPPED_QUERIES, read_questions, split_of
 from core.retrieval.registry import build_retriever
 
@@ -30,11 +30,6 @@ def best(mrr: np.ndarray) -> int:
     return int(np.argmax(mrr))
 
 
-def near_best_centre(mrr: np.ndarray, tolerance: float) -> int:
-    centre = GRID[mrr >= mrr.max() - tolerance].mean(axis=0)
-    return int(np.argmin(((GRID - centre) ** 2).sum(axis=1)))
-
-
 def shrunk(mrr: np.ndarray, penalty: float) -> int:
     return int(np.argmax(mrr - penalty * ((GRID - EQUAL) ** 2).sum(axis=1)))
 
@@ -45,8 +40,8 @@ def equal(mrr: np.ndarray) -> int:
 
 RULES: dict[str, Rule] = {
     "best point": best,
-    "centre 0.02": partial(near_best_centre, tolerance=0.02),
-    "centre 0.05": partial(near_best_centre, tolerance=0.05),
+    "centre 0.02": partial(near_best_index, GRID, tolerance=0.02),
+    "centre 0.05": partial(near_best_index, GRID, tolerance=0.05),
     "shrink 0.02": partial(shrunk, penalty=0.02),
     "shrink 0.1": partial(shrunk, penalty=0.1),
     "equal": equal,

@@ -124,9 +124,13 @@ class HybridRetriever(FusionRetriever):
 def near_best_centre(grid: np.ndarray, score) -> np.ndarray:
     """The grid point nearest the mean of every point scoring within NEAR_BEST of the best
     (ties: the first in grid order)."""
-    scores = np.array([score(weights) for weights in grid])
-    centre = grid[scores >= scores.max() - NEAR_BEST].mean(axis=0)
-    return grid[np.argmin(((grid - centre) ** 2).sum(axis=1))]
+    return grid[near_best_index(grid, np.array([score(weights) for weights in grid]))]
+
+
+def near_best_index(grid: np.ndarray, scores: np.ndarray, tolerance: float = NEAR_BEST) -> int:
+    """`near_best_centre` on scores already computed (one per grid point): its row number."""
+    centre = grid[scores >= scores.max() - tolerance].mean(axis=0)
+    return int(np.argmin(((grid - centre) ** 2).sum(axis=1)))
 
 
 def mix(standardised: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
