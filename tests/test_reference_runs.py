@@ -136,6 +136,36 @@ def test_large_test_predictions_ship_without_their_probabilities(tmp_path):
     assert "model" not in fresh.get(new).artifacts  # the checkpoint still stays behind
 
 
+def test_a_large_array_file_ships_whole_when_compacting_it_loses_nothing(tmp_path):
+    """A pseudo-labeling run's labels of a 9,000-picture pool are over the size cap as saved
+    (int64); stored compressed at their smallest whole-number type they fit, every array kept
+    with the same values."""
+    source = RunStore(tmp_path / "source.sqlite")
+    run_id = finished_run(source, "fashion_pseudo", 1)
+    rng = np.random.default_rng(0)
+    labels = {
+        "index": rng.permutation(60_000)[:9_000],
+        "predicted": rng.integers(0, 10, 9_000),
+        "confidence": rng.random(9_000, dtype=np.float32),
+        "accepted": np.sort(rng.choice(9_000, 7_000, replace=False)),
+        "hidden_labels": rng.integers(-1, 10, 9_000),
+    }
+    big = source.run_dir(run_id) / "pseudo_labels_round1.npz"
+    np.savez(big, **labels)
+    assert big.stat().st_size > MAX_ARTIFACT_BYTES
+    source.add_artifact(run_id, "pseudo_labels_round1", big)
+    export_reference(source, "toy", [run_id], tmp_path / "shipped")
+
+    fresh = RunStore(tmp_path / "fresh.sqlite")
+    (new,) = load_reference_runs(fresh, tmp_path / "shipped")
+    with np.load(fresh.get(new).artifacts["pseudo_labels_round1"]) as shipped:
+        assert set(shipped.files) == set(labels)
+        for key, values in labels.items():
+            assert np.array_equal(shipped[key], values), key
+        assert shipped["hidden_labels"].dtype.kind == "i"  # -1 kept: signed
+        assert shipped["index"].dtype.itemsize < 8  # smaller than saved
+
+
 def test_a_bundle_grown_by_more_runs_keeps_the_files_of_its_own_runs(tmp_path):
     """Loaded reference runs keep their files where the bundle lies; exporting them again
     with new runs (a study given more seeds) must not delete those files on the way."""

@@ -87,7 +87,9 @@ def export_reference(
 def _copy_small_artifacts(artifacts: dict[str, str], folder: Path) -> dict[str, str]:
     """Copy the files under the size cap into `folder`, each named after its artifact (a run
     may keep two `test_predictions.npz`, its teacher's and its own); their names relative to
-    the study. Predictions over the cap (10,000 test pictures' probabilities) ship slimmed."""
+    the study. An array file over the cap ships compacted: compressed, whole numbers at their
+    smallest type (lossless; a pseudo-labeling run's 9,000 pool labels); test predictions
+    still over it (10,000 test pictures' probabilities) ship as their answers alone."""
     kept = {}
     for name, source in artifacts.items():
         source_path = Path(source)
@@ -97,7 +99,9 @@ def _copy_small_artifacts(artifacts: dict[str, str], folder: Path) -> dict[str, 
         if source_path.stat().st_size <= MAX_ARTIFACT_BYTES:
             folder.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source_path, copy)
-        elif source_path.suffix != ".npz" or not _slim_predictions(source_path, copy):
+        elif source_path.suffix != ".npz" or not (
+            _compact(source_path, copy) or _compact(source_path, copy, SLIM_ARRAYS)
+        ):
             continue
         kept[name] = f"{folder.name}/{copy.name}"
     return kept
@@ -106,21 +110,28 @@ def _copy_small_artifacts(artifacts: dict[str, str], folder: Path) -> dict[str, 
 SLIM_ARRAYS = ("index", "y_true", "y_pred")  # what the study pages read of test predictions
 
 
-def _slim_predictions(source: Path, copy: Path) -> bool:
-    """Write `source`'s answers without their probabilities, compressed, when it holds test
-    predictions and the result fits under the cap; whether it did."""
+def _compact(source: Path, copy: Path, only: tuple[str, ...] | None = None) -> bool:
+    """Write `source`'s arrays (or `only` these, when it holds them all) compressed, whole
+    numbers at their smallest type, when the result fits under the cap; whether it did."""
     with np.load(source) as saved:
-        if not set(SLIM_ARRAYS) <= set(saved.files):
+        names = saved.files if only is None else list(only)
+        if not set(names) <= set(saved.files):
             return False
-        arrays = {
-            key: saved[key].astype(np.min_scalar_type(saved[key].max())) for key in SLIM_ARRAYS
-        }
+        arrays = {name: _smallest_type(saved[name]) for name in names}
     copy.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(copy, **arrays)
     if copy.stat().st_size <= MAX_ARTIFACT_BYTES:
         return True
     copy.unlink()
     return False
+
+
+def _smallest_type(values: np.ndarray) -> np.ndarray:
+    """Whole numbers in the smallest type that holds them all; other arrays as they are."""
+    if values.dtype.kind not in "iu" or values.size == 0:
+        return values
+    smallest = np.result_type(np.min_scalar_type(values.min()), np.min_scalar_type(values.max()))
+    return values.astype(smallest)
 
 
 def load_reference_runs(store: RunStore, folder: Path = REFERENCE_DIR) -> list[int]:
