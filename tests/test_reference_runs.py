@@ -4,6 +4,7 @@ numbers of the committed report."""
 
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -110,6 +111,21 @@ def test_two_files_of_one_name_ship_apart_and_a_run_started_from_another_follows
     assert fresh.get(new_student).config["init_from"] == str(new_pretext)
 
 
+def ship_big_arrays(
+    source: RunStore, run_id: int, name: str, tmp_path, **arrays: np.ndarray
+) -> tuple[Path, RunStore]:
+    """Save `arrays` as the run's artifact `name` (over the size cap), ship the run as a
+    reference bundle and load it into a fresh store; the shipped file and that store."""
+    big = source.run_dir(run_id) / f"{name}.npz"
+    np.savez(big, **arrays)
+    assert big.stat().st_size > MAX_ARTIFACT_BYTES
+    source.add_artifact(run_id, name, big)
+    export_reference(source, "toy", [run_id], tmp_path / "shipped")
+    fresh = RunStore(tmp_path / "fresh.sqlite")
+    (new,) = load_reference_runs(fresh, tmp_path / "shipped")
+    return Path(fresh.get(new).artifacts[name]), fresh
+
+
 def test_large_test_predictions_ship_without_their_probabilities(tmp_path):
     """10,000 test pictures' probabilities are over the size cap; their answers ship, slimmed
     and compressed, so the pages' paired tests still work from the bundle."""
@@ -121,19 +137,15 @@ def test_large_test_predictions_ship_without_their_probabilities(tmp_path):
         "y_true": rng.integers(0, 10, 10_000),
         "y_pred": rng.integers(0, 10, 10_000),
     }
-    big = source.run_dir(run_id) / "test_predictions.npz"
-    np.savez(big, probabilities=rng.random((10_000, 10), dtype=np.float32), **answers)
-    assert big.stat().st_size > MAX_ARTIFACT_BYTES
-    source.add_artifact(run_id, "test_predictions", big)
-    export_reference(source, "toy", [run_id], tmp_path / "shipped")
-
-    fresh = RunStore(tmp_path / "fresh.sqlite")
-    (new,) = load_reference_runs(fresh, tmp_path / "shipped")
-    with np.load(fresh.get(new).artifacts["test_predictions"]) as shipped:
-        assert set(shipped.files) == set(answers)
+    probabilities = rng.random((10_000, 10), dtype=np.float32)
+    shipped, fresh = ship_big_arrays(
+        source, run_id, "test_predictions", tmp_path, probabilities=probabilities, **answers
+    )
+    with np.load(shipped) as arrays:
+        assert set(arrays.files) == set(answers)
         for key, values in answers.items():
-            assert np.array_equal(shipped[key], values)
-    assert "model" not in fresh.get(new).artifacts  # the checkpoint still stays behind
+            assert np.array_equal(arrays[key], values)
+    assert all("model" not in run.artifacts for run in fresh.list())  # checkpoints stay behind
 
 
 def test_a_large_array_file_ships_whole_when_compacting_it_loses_nothing(tmp_path):
@@ -150,20 +162,13 @@ def test_a_large_array_file_ships_whole_when_compacting_it_loses_nothing(tmp_pat
         "accepted": np.sort(rng.choice(9_000, 7_000, replace=False)),
         "hidden_labels": rng.integers(-1, 10, 9_000),
     }
-    big = source.run_dir(run_id) / "pseudo_labels_round1.npz"
-    np.savez(big, **labels)
-    assert big.stat().st_size > MAX_ARTIFACT_BYTES
-    source.add_artifact(run_id, "pseudo_labels_round1", big)
-    export_reference(source, "toy", [run_id], tmp_path / "shipped")
-
-    fresh = RunStore(tmp_path / "fresh.sqlite")
-    (new,) = load_reference_runs(fresh, tmp_path / "shipped")
-    with np.load(fresh.get(new).artifacts["pseudo_labels_round1"]) as shipped:
-        assert set(shipped.files) == set(labels)
+    shipped, _ = ship_big_arrays(source, run_id, "pseudo_labels_round1", tmp_path, **labels)
+    with np.load(shipped) as arrays:
+        assert set(arrays.files) == set(labels)
         for key, values in labels.items():
-            assert np.array_equal(shipped[key], values), key
-        assert shipped["hidden_labels"].dtype.kind == "i"  # -1 kept: signed
-        assert shipped["index"].dtype.itemsize < 8  # smaller than saved
+            assert np.array_equal(arrays[key], values), key
+        assert arrays["hidden_labels"].dtype.kind == "i"  # -1 kept: signed
+        assert arrays["index"].dtype.itemsize < 8  # smaller than saved
 
 
 def test_a_bundle_grown_by_more_runs_keeps_the_files_of_its_own_runs(tmp_path):
