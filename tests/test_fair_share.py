@@ -36,8 +36,8 @@ class Clock:
         return self.now
 
 
-def fake_encode(texts: list[str]) -> np.ndarray:
-    """Unit vectors of the model's size, one per text, without the model."""
+def fake_encode(texts: list[str], model_folder: str | None = None) -> np.ndarray:
+    """Unit vectors of the model's size, one per text, without the model (any model)."""
     seeds = [int(text_key(text)[:8], 16) for text in texts]
     vectors = np.stack([np.random.default_rng(seed).normal(size=384) for seed in seeds])
     return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
@@ -115,10 +115,10 @@ def test_a_shipped_search_does_not_wait_for_an_upload_being_embedded(monkeypatch
     done: with a shared lock the search would wait for it and the test would time out."""
     inside, release = threading.Event(), threading.Event()
 
-    def blocked_worker(function, texts):
+    def blocked_worker(function, *args):
         inside.set()
         assert release.wait(60), "the test never released the worker"
-        return function(texts)
+        return function(*args)
 
     monkeypatch.setattr(dense.heavy, "run", blocked_worker)
     monkeypatch.setattr(dense, "encode", fake_encode)
@@ -141,9 +141,9 @@ def test_upload_embeddings_stay_in_memory_and_are_forgotten(tmp_path, monkeypatc
     monkeypatch.setenv("DLSTUDIO_DATA", str(tmp_path / "data"))
     calls = []
 
-    def counting_worker(function, texts):
+    def counting_worker(function, texts, *rest):
         calls.append(len(texts))
-        return function(texts)
+        return function(texts, *rest)
 
     monkeypatch.setattr(dense.heavy, "run", counting_worker)
     monkeypatch.setattr(dense, "encode", fake_encode)

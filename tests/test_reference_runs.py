@@ -234,6 +234,7 @@ def test_the_loan_page_has_the_numbers_of_the_committed_report(shipped):
     [
         ("loan", "loan_default"),
         ("image_digits", "image_digits"),
+        ("image_fashion", "image_fashion"),
         ("ssl_digits", "ssl/digits"),
         ("pseudo_labeling", "pseudo_labeling"),
         ("inference", "inference"),
