@@ -191,6 +191,8 @@ def build_encoder(
 
 @functools.cache
 def adapted_cache() -> EmbeddingCache:
+    """The adapted encoder's embeddings, its shipped-corpus vectors loaded (once per process);
+    EncoderNotBuilt, naming the command, while the folder is missing."""
     folder = encoder_dir()
     if not is_built(folder):
         raise EncoderNotBuilt(
