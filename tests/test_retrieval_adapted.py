@@ -141,7 +141,7 @@ def test_dense_adapted_refuses_until_built_then_one_command_builds_it(tmp_path, 
     adapted.adapted_cache.cache_clear()
 
 
-def test_the_build_command_without_synthetic_questions_says_what_is_wrong(tmp_path, capsys):
+def test_the_build_command_refuses_zero_epochs_before_training(capsys):
     with pytest.raises(SystemExit):
         dlstudio_main(["build-encoder", "--epochs", "0"])
     assert "epochs" in capsys.readouterr().err

@@ -29,7 +29,14 @@ import torch
 
 from core.paths import data_dir
 from core.retrieval.corpus import Corpus, as_entries, load_corpus
-from core.retrieval.dense import DenseRetriever, EmbeddingCache, encode, text_key, write_vectors
+from core.retrieval.dense import (
+    DenseRetriever,
+    EmbeddingCache,
+    encode,
+    load_model,
+    text_key,
+    write_vectors,
+)
 from core.retrieval.synthetic import SHIPPED_SYNTHETIC, SyntheticQuestion, read_questions
 
 FOLDER_NAME = "minilm-adapted"
@@ -185,6 +192,7 @@ def build_encoder(
     (partial / BUILD_RECORD).write_text(json.dumps(record, indent=2))
     shutil.rmtree(folder, ignore_errors=True)
     partial.replace(folder)
+    load_model.cache_clear()  # a model loaded from an older build must not meet the new vectors
     adapted_cache.cache_clear()
     return record
 
